@@ -1,0 +1,1 @@
+"""Sparse autoencoders, PCA and the generalized backpropagation of "Properties of Autoencoders"."""
