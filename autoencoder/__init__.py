@@ -1,1 +1,31 @@
-"""Sparse autoencoders, PCA and the generalized backpropagation of "Properties of Autoencoders"."""
+"""Sparse autoencoders, PCA and the generalized backpropagation of "Properties of Autoencoders".
+
+The public API:
+
+- :class:`Autoencoder` — a validated configuration with ``init_params``,
+  ``loss_and_grad``, ``loss_terms``, ``fit``, ``encode`` and ``reconstruct``;
+- :class:`Params` — ``W1, b1, W2, b2`` as views of one flat vector;
+- :class:`FitResult` — what ``fit`` returns;
+- :func:`check_gradient` — central finite differences, UFLDL's measure;
+- :func:`pca` and :func:`principal_angles`.
+"""
+
+from .activations import ACTIVATIONS
+from .gradcheck import check_gradient
+from .model import Autoencoder, FitResult
+from .params import Params
+from .pca import PCAResult, pca, principal_angles
+from .sparsity import PENALTIES
+
+__all__ = [
+    "ACTIVATIONS",
+    "PENALTIES",
+    "Autoencoder",
+    "FitResult",
+    "Params",
+    "PCAResult",
+    "check_gradient",
+    "pca",
+    "principal_angles",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,432 @@
+"""The autoencoder: a validated configuration, its objective and its training.
+
+A single-hidden-layer autoencoder ``h(x) = g(W2 f(W1 x + b1) + b2)`` trained
+on the objective
+
+.. math::
+
+    J(W, b) = \\frac1m \\sum_i \\tfrac12 \\lVert h(x_i) - x_i \\rVert^2
+        + \\lambda\\, \\tfrac12 (\\lVert W_1 \\rVert_F^2 + \\lVert W_2 \\rVert_F^2)
+        + \\beta \\sum_j \\varphi(\\hat\\rho_j),
+    \\qquad \\hat\\rho_j = \\frac1m \\sum_i f(W_1 x_i + b_1)_j .
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.optimize import minimize
+
+from . import _fast
+from .activations import ACTIVATIONS, Activation, get_activation
+from .objective import hidden, loss_terms, output
+from .params import Params
+from .sparsity import PENALTIES, SparsityPenalty, get_penalty
+
+__all__ = ["Autoencoder", "FitResult", "validate_data"]
+
+TERMS = ("reconstruction", "weight_decay", "sparsity", "total")
+
+
+def validate_data(X, *, unit_interval: bool = False, parameter: str = "X") -> np.ndarray:
+    """Check a data matrix and return it as a float32 or float64 array.
+
+    Parameters
+    ----------
+    X : array_like of shape (m, n)
+        Examples in rows.
+    unit_interval : bool, default False
+        Also require every value to lie in [0, 1] (a sigmoid output cannot
+        reconstruct anything else).
+    parameter : str
+        Name used in error messages.
+
+    Returns
+    -------
+    ndarray of shape (m, n)
+        ``X`` itself when it is already a C-contiguous float32/float64 array,
+        otherwise a float64 copy.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not 2-D, is empty, holds NaN or inf, or (with
+        ``unit_interval``) leaves [0, 1].
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{parameter} must be a 2-D array (examples in rows); got shape {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{parameter} must have at least one row and one column; got shape {X.shape}")
+    if X.dtype not in (np.float32, np.float64):
+        if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+            raise ValueError(f"{parameter} must hold numbers; got dtype {X.dtype}")
+        X = X.astype(np.float64)
+    X = np.ascontiguousarray(X)
+    if not np.isfinite(X).all():
+        raise ValueError(f"{parameter} must be finite; it holds NaN or inf")
+    if unit_interval:
+        lo, hi = float(X.min()), float(X.max())
+        if lo < 0 or hi > 1:
+            raise ValueError(
+                f"{parameter} has values in [{lo:g}, {hi:g}], but a sigmoid output "
+                "reconstructs values in [0, 1] only: rescale the data to [0, 1] or use "
+                "output_activation='linear'"
+            )
+    return X
+
+
+def _check_real(name, value, *, low=None, high=None, low_open=False, high_open=False):
+    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number; got {value!r}")
+    bad_low = low is not None and (value <= low if low_open else value < low)
+    bad_high = high is not None and (value >= high if high_open else value > high)
+    if bad_low or bad_high:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ValueError(f"{name} must lie in {left}{lo}, {hi}{right}; got {value!r}")
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What :meth:`Autoencoder.fit` returns.
+
+    Attributes
+    ----------
+    params : Params
+        The trained parameters.
+    history : dict of str to ndarray of shape (n_iter + 1,)
+        ``reconstruction``, ``weight_decay``, ``sparsity`` and ``total`` at the
+        starting point and after every iteration.
+    n_iter : int
+        L-BFGS iterations taken.
+    n_evals : int
+        Objective-and-gradient evaluations.
+    message : str
+        The optimizer's stopping reason.
+    success : bool
+        Whether the optimizer reports convergence (False when it stopped at
+        ``max_iter``, which is the normal end of a UFLDL-style run).
+    wall_time : float
+        Seconds spent in :meth:`Autoencoder.fit`.
+    objective_time : float
+        Seconds of ``wall_time`` spent inside the objective.
+    """
+
+    params: Params
+    history: dict[str, np.ndarray]
+    n_iter: int
+    n_evals: int
+    message: str
+    success: bool
+    wall_time: float
+    objective_time: float = field(default=0.0)
+
+    @property
+    def loss(self) -> float:
+        """Final value of the objective ``J``."""
+        return float(self.history["total"][-1])
+
+
+@dataclass(frozen=True)
+class Autoencoder:
+    """A validated, immutable autoencoder configuration.
+
+    Parameters
+    ----------
+    n_hidden : int
+        Number of hidden units ``p`` (≥ 1).
+    activation : str, default "sigmoid"
+        Hidden transfer function ``f``: one of ``"sigmoid"``, ``"linear"``,
+        ``"taylor1"``, ``"taylor3"``, ``"taylor5"`` (Taylor approximations of
+        the sigmoid around 0).
+    output_activation : str or None, default None
+        Output transfer function ``g``; None uses ``activation`` (the paper's
+        form).  ``"linear"`` gives UFLDL's linear decoder.
+    sparsity : str, default "kl"
+        Sparsity penalty ``φ``: ``"kl"``, ``"l2"``, ``"l1"`` or ``"none"``.
+        ``"kl"`` needs a hidden transfer function with values in (0, 1)
+        (only ``"sigmoid"``).
+    rho : float, default 0.1
+        Target mean activation ``ρ``, in (0, 1) (ignored for ``"none"``).
+    beta : float, default 3.0
+        Weight ``β ≥ 0`` of the sparsity penalty.
+    weight_decay : float, default 3e-3
+        Weight decay ``λ ≥ 0``; biases are not regularized.
+
+    Raises
+    ------
+    ValueError
+        On any invalid value, naming the parameter and what is allowed.
+
+    Notes
+    -----
+    A sigmoid output reconstructs values in [0, 1] only, so training or
+    evaluating it on data outside [0, 1] raises ``ValueError``.
+    """
+
+    n_hidden: int
+    activation: str = "sigmoid"
+    output_activation: str | None = None
+    sparsity: str = "kl"
+    rho: float = 0.1
+    beta: float = 3.0
+    weight_decay: float = 3e-3
+
+    def __post_init__(self):
+        if isinstance(self.n_hidden, bool) or not isinstance(self.n_hidden, Integral) or self.n_hidden < 1:
+            raise ValueError(f"n_hidden must be an integer >= 1; got {self.n_hidden!r}")
+        object.__setattr__(self, "n_hidden", int(self.n_hidden))
+        f = get_activation(self.activation, "activation")
+        if self.output_activation is None:
+            object.__setattr__(self, "output_activation", self.activation)
+        get_activation(self.output_activation, "output_activation")
+        penalty = get_penalty(self.sparsity)
+        if self.sparsity != "none":
+            _check_real("rho", self.rho, low=0, high=1, low_open=True, high_open=True)
+        _check_real("beta", self.beta, low=0)
+        _check_real("weight_decay", self.weight_decay, low=0)
+        if penalty.needs_unit_range and not f.unit_range:
+            unit = [k for k, a in ACTIVATIONS.items() if a.unit_range]
+            others = [k for k, p in PENALTIES.items() if not p.needs_unit_range]
+            raise ValueError(
+                f"sparsity='kl' needs mean activations inside (0, 1), but activation="
+                f"{self.activation!r} is not bounded to (0, 1): use activation in {unit} "
+                f"or sparsity in {others}"
+            )
+        object.__setattr__(self, "rho", float(self.rho))
+        object.__setattr__(self, "beta", float(self.beta))
+        object.__setattr__(self, "weight_decay", float(self.weight_decay))
+
+    # -- the pieces -----------------------------------------------------------------
+    @property
+    def f(self) -> Activation:
+        """Hidden transfer function."""
+        return get_activation(self.activation)
+
+    @property
+    def g(self) -> Activation:
+        """Output transfer function."""
+        return get_activation(self.output_activation)
+
+    @property
+    def penalty(self) -> SparsityPenalty:
+        """Sparsity penalty ``φ``."""
+        return get_penalty(self.sparsity)
+
+    @property
+    def effective_beta(self) -> float:
+        """``β``, or 0 when the penalty is ``"none"``."""
+        return 0.0 if self.sparsity == "none" else self.beta
+
+    def _terms_args(self):
+        return (self.f, self.g, self.penalty, self.rho, self.effective_beta, self.weight_decay)
+
+    def to_dict(self) -> dict:
+        """The configuration as a plain dict (for caching and display)."""
+        return {
+            "n_hidden": self.n_hidden,
+            "activation": self.activation,
+            "output_activation": self.output_activation,
+            "sparsity": self.sparsity,
+            "rho": self.rho,
+            "beta": self.beta,
+            "weight_decay": self.weight_decay,
+        }
+
+    # -- validation -------------------------------------------------------------------
+    def _check_X(self, X) -> np.ndarray:
+        return validate_data(X, unit_interval=self.g.unit_range)
+
+    def _check_params(self, params, X) -> Params:
+        if not isinstance(params, Params):
+            raise ValueError(f"params must be an autoencoder.Params; got {type(params).__name__}")
+        if params.n_hidden != self.n_hidden or params.n_visible != X.shape[1]:
+            raise ValueError(
+                f"params has W1 of shape {params.W1.shape}, but the model has n_hidden="
+                f"{self.n_hidden} and X has {X.shape[1]} columns: W1 must have shape "
+                f"({self.n_hidden}, {X.shape[1]})"
+            )
+        return params.astype(X.dtype)
+
+    # -- the public API ----------------------------------------------------------------
+    def init_params(self, n_visible: int, seed: int = 0, dtype=np.float64) -> Params:
+        """The UFLDL initialisation.
+
+        Weights uniform in ``±sqrt(6 / (n + p + 1))``, biases zero, drawn from
+        ``numpy.random.default_rng(seed)`` (``W1`` first, then ``W2``).
+
+        Parameters
+        ----------
+        n_visible : int
+            Input dimension ``n``.
+        seed : int, default 0
+            Seed of the generator.
+        dtype : dtype, default float64
+
+        Returns
+        -------
+        Params
+        """
+        if isinstance(n_visible, bool) or not isinstance(n_visible, Integral) or n_visible < 1:
+            raise ValueError(f"n_visible must be an integer >= 1; got {n_visible!r}")
+        rng = np.random.default_rng(seed)
+        p, n = self.n_hidden, int(n_visible)
+        r = np.sqrt(6.0 / (n + p + 1))
+        params = Params.zeros(n, p, dtype)
+        params.W1[...] = rng.uniform(-r, r, size=(p, n))
+        params.W2[...] = rng.uniform(-r, r, size=(n, p))
+        return params
+
+    def loss_and_grad(self, params: Params, X) -> tuple[float, Params]:
+        """The objective ``J`` and its gradient at ``params``.
+
+        Parameters
+        ----------
+        params : Params
+        X : array_like of shape (m, n)
+
+        Returns
+        -------
+        loss : float
+        grad : Params
+            Same shapes and dtype as ``params`` (the dtype of ``X``).
+        """
+        X = self._check_X(X)
+        params = self._check_params(params, X)
+        grad = Params.zeros(params.n_visible, params.n_hidden, X.dtype)
+        loss = _fast.loss_and_grad(*self._terms_args(), params, X, grad)
+        return loss, grad
+
+    def loss_terms(self, params: Params, X) -> dict[str, float]:
+        """The terms of ``J`` separately.
+
+        Returns
+        -------
+        dict
+            ``reconstruction``, ``weight_decay``, ``sparsity``, ``total``.
+        """
+        X = self._check_X(X)
+        params = self._check_params(params, X)
+        return loss_terms(*self._terms_args(), params, X)
+
+    def encode(self, params: Params, X) -> np.ndarray:
+        """Hidden activations ``f(X W1ᵀ + b1)``, shape (m, n_hidden)."""
+        X = validate_data(X)
+        params = self._check_params(params, X)
+        return hidden(self.f, params, X)[1]
+
+    def reconstruct(self, params: Params, X) -> np.ndarray:
+        """Reconstructions ``h(X)``, shape (m, n)."""
+        X = validate_data(X)
+        params = self._check_params(params, X)
+        return output(self.g, params, hidden(self.f, params, X)[1])[1]
+
+    def mean_activation(self, params: Params, X) -> np.ndarray:
+        """``ρ̂``: the mean activation of each hidden unit, shape (n_hidden,)."""
+        return self.encode(params, X).mean(axis=0)
+
+    def fit(
+        self,
+        X,
+        *,
+        max_iter: int = 400,
+        seed: int = 0,
+        params: Params | None = None,
+        callback: Callable[[int, Params, dict], bool | None] | None = None,
+        tol: float = 1e-12,
+    ) -> FitResult:
+        """Train with L-BFGS (``scipy.optimize.minimize(method="L-BFGS-B")``).
+
+        Parameters
+        ----------
+        X : array_like of shape (m, n)
+            Training examples in rows; float32 input trains in float32.
+        max_iter : int, default 400
+            Maximum number of L-BFGS iterations (UFLDL's setting).
+        seed : int, default 0
+            Seed of :meth:`init_params` (unused when ``params`` is given).
+        params : Params, optional
+            Starting point (warm start); not modified.
+        callback : callable, optional
+            ``callback(iteration, params, terms)`` after each iteration, with
+            the current parameters and the loss terms; return True to stop.
+        tol : float, default 1e-12
+            Relative reduction of ``J`` below which the optimizer stops
+            (``ftol``); the gradient tolerance is ``tol`` too.
+
+        Returns
+        -------
+        FitResult
+        """
+        start = time.perf_counter()
+        X = self._check_X(X)
+        if isinstance(max_iter, bool) or not isinstance(max_iter, Integral) or max_iter < 0:
+            raise ValueError(f"max_iter must be an integer >= 0; got {max_iter!r}")
+        _check_real("tol", tol, low=0)
+        n = X.shape[1]
+        if params is None:
+            params = self.init_params(n, seed=seed, dtype=X.dtype)
+        else:
+            params = self._check_params(params, X).copy()
+        state = _fast.Workspace(X, self.n_hidden)
+        args = self._terms_args()
+        work = Params.zeros(n, self.n_hidden, X.dtype)
+        grad = Params.zeros(n, self.n_hidden, X.dtype)
+        grad64 = np.empty(grad.flat.shape)
+        timing = {"objective": 0.0, "evals": 0}
+        last = {"x": None, "terms": None}
+
+        def objective(theta):
+            t0 = time.perf_counter()
+            work.flat[...] = theta
+            loss, terms = _fast.loss_and_grad(*args, work, X, grad, workspace=state, terms=True)
+            grad64[...] = grad.flat
+            last["x"] = theta.copy()
+            last["terms"] = terms
+            timing["objective"] += time.perf_counter() - t0
+            timing["evals"] += 1
+            return loss, grad64
+
+        history = {k: [] for k in TERMS}
+        objective(params.flat.astype(np.float64))
+        for k in TERMS:
+            history[k].append(last["terms"][k])
+
+        def on_iteration(intermediate_result):
+            theta = intermediate_result.x
+            if last["x"] is None or not np.array_equal(theta, last["x"]):
+                objective(theta)
+            for k in TERMS:
+                history[k].append(last["terms"][k])
+            if callback is not None:
+                current = Params.from_flat(theta.astype(X.dtype), n, self.n_hidden)
+                if callback(len(history["total"]) - 1, current, dict(last["terms"])):
+                    raise StopIteration
+
+        with _fast.single_threaded_optimizer():
+            result = minimize(
+                objective,
+                params.flat.astype(np.float64),
+                jac=True,
+                method="L-BFGS-B",
+                callback=on_iteration,
+                options={"maxiter": max_iter, "maxfun": 20 * max(max_iter, 1), "ftol": tol, "gtol": tol},
+            )
+        final = Params.from_flat(result.x.astype(X.dtype), n, self.n_hidden)
+        return FitResult(
+            params=final,
+            history={k: np.asarray(v) for k, v in history.items()},
+            n_iter=int(result.nit),
+            n_evals=timing["evals"],
+            message=str(result.message),
+            success=bool(result.success),
+            wall_time=time.perf_counter() - start,
+            objective_time=timing["objective"],
+        )

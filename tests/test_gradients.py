@@ -1,0 +1,102 @@
+"""Gradients against central finite differences, and the fast objective against the reference."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from autoencoder import ACTIVATIONS, PENALTIES, Autoencoder, Params, _fast, check_gradient
+from autoencoder.gradcheck import numerical_gradient
+from autoencoder.objective import loss_and_grad_reference
+
+RHO = 0.2
+
+
+def accepted_configurations():
+    """Every transfer × output transfer × penalty × (λ = 0, λ > 0) × (β = 0, β > 0) the model accepts."""
+    out = []
+    for f, g, phi, lam, beta in itertools.product(ACTIVATIONS, ACTIVATIONS, PENALTIES, (0.0, 0.03), (0.0, 0.7)):
+        try:
+            model = Autoencoder(
+                4, activation=f, output_activation=g, sparsity=phi, rho=RHO, beta=beta, weight_decay=lam
+            )
+        except ValueError:
+            assert phi == "kl" and not ACTIVATIONS[f].unit_range
+            continue
+        out.append(model)
+    return out
+
+
+CONFIGS = accepted_configurations()
+
+
+def test_every_combination_is_covered():
+    # 5 hidden transfers × 5 output transfers × 4 penalties × 2 × 2, less KL on the 4 unbounded transfers.
+    assert len(CONFIGS) == 5 * 5 * 4 * 4 - 4 * 5 * 4
+
+
+def _point(model, n, rng):
+    params = model.init_params(n, seed=3)
+    params.b1[...] = rng.normal(scale=0.3, size=model.n_hidden)
+    params.b2[...] = rng.normal(scale=0.3, size=n)
+    return params
+
+
+@pytest.mark.parametrize(
+    "model", CONFIGS, ids=lambda m: f"{m.activation}-{m.output_activation}-{m.sparsity}-l{m.weight_decay}-b{m.beta}"
+)
+def test_gradient_matches_finite_differences(model, unit_data, rng):
+    params = _point(model, unit_data.shape[1], rng)
+    assert check_gradient(model, params, unit_data) < 1e-7
+
+
+@pytest.mark.parametrize("model", CONFIGS[::7], ids=lambda m: f"{m.activation}-{m.output_activation}-{m.sparsity}")
+def test_fast_objective_agrees_with_reference(model, rng):
+    X = rng.uniform(0.05, 0.95, size=(37, 9))
+    params = _point(model, 9, rng)
+    loss_ref, grad_ref = loss_and_grad_reference(*model._terms_args(), params, X)
+    for block_rows in (1, 5, 37, 100):
+        grad = Params.zeros(9, 4)
+        ws = _fast.Workspace(X, 4, block_rows=block_rows)
+        loss = _fast.loss_and_grad(*model._terms_args(), params, X, grad, workspace=ws)
+        assert loss == pytest.approx(loss_ref, rel=1e-12, abs=1e-300)
+        np.testing.assert_allclose(grad.flat, grad_ref.flat, rtol=1e-12, atol=1e-14 * np.abs(grad_ref.flat).max())
+
+
+def test_loss_terms_sum_to_loss(unit_data):
+    model = Autoencoder(4, rho=0.1, beta=3.0, weight_decay=3e-3)
+    params = model.init_params(6, seed=1)
+    terms = model.loss_terms(params, unit_data)
+    loss, _ = model.loss_and_grad(params, unit_data)
+    assert terms["total"] == pytest.approx(loss, rel=1e-12)
+    assert terms["total"] == pytest.approx(terms["reconstruction"] + terms["weight_decay"] + terms["sparsity"])
+    assert min(terms.values()) > 0
+    # The weight-decay term is λ ½ (‖W1‖² + ‖W2‖²), biases excluded.
+    expected = 0.5 * 3e-3 * (np.sum(params.W1**2) + np.sum(params.W2**2))
+    assert terms["weight_decay"] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(PENALTIES))
+def test_penalty_derivative_in_isolation(name):
+    penalty = PENALTIES[name]
+    rho_hat = np.array([0.03, 0.15, 0.35, 0.6, 0.97])
+    numeric = numerical_gradient(lambda q: float(np.sum(penalty.value(q, RHO))), rho_hat, 1e-7)
+    np.testing.assert_allclose(penalty.derivative(rho_hat, RHO), numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_transfer_derivative_in_isolation(name):
+    act = ACTIVATIONS[name]
+    z = np.linspace(-3, 3, 13)
+    numeric = numerical_gradient(lambda v: float(np.sum(act.forward(v))), z, 1e-6)
+    np.testing.assert_allclose(act.derivative(z, act.forward(z)), numeric, rtol=1e-7, atol=1e-9)
+
+
+def test_taylor_polynomials_match_the_sigmoid_series():
+    z = np.linspace(-0.5, 0.5, 11)
+    sigmoid = ACTIVATIONS["sigmoid"].forward(z)
+    # Remainders of the series ½ + z/4 − z³/48 + z⁵/480 − 17 z⁷/80640: each order is closer.
+    errors = [np.abs(ACTIVATIONS[f"taylor{k}"].forward(z) - sigmoid).max() for k in (1, 3, 5)]
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] <= 17 * 0.5**7 / 80640 * 1.001
+    np.testing.assert_allclose(ACTIVATIONS["taylor3"].forward(z), 0.5 + z / 4 - z**3 / 48, rtol=1e-15)
