@@ -27,7 +27,7 @@ from .objective import hidden, loss_terms, output
 from .params import Params
 from .sparsity import PENALTIES, SparsityPenalty, get_penalty
 
-__all__ = ["Autoencoder", "FitResult", "validate_data"]
+__all__ = ["Autoencoder", "FitResult", "TERMS", "validate_data"]
 
 TERMS = ("reconstruction", "weight_decay", "sparsity", "total")
 

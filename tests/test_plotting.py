@@ -1,0 +1,48 @@
+"""Figure helpers: the mosaic layout and deterministic PNG output."""
+
+import numpy as np
+import pytest
+
+from autoencoder.metrics import near_silent_fraction, reconstruction_mse
+from autoencoder.plotting import mosaic_image, plot_loss_history, plot_mosaic, png_bytes
+
+
+def test_mosaic_places_each_normalized_patch_between_separators():
+    W = np.arange(5 * 6, dtype=float).reshape(5, 6) ** 2
+    img = mosaic_image(W, patch_shape=(2, 3), n_cols=2, pad=1)
+    assert img.shape == (3 * 3 + 1, 2 * 4 + 1)
+    assert np.isnan(img[0]).all() and np.isnan(img[:, 0]).all()
+    first = img[1:3, 1:4].ravel()
+    expected = W[0] - W[0].mean()
+    np.testing.assert_allclose(first, expected / np.abs(expected).max())
+    assert np.nanmax(np.abs(img)) == pytest.approx(1.0)
+    assert np.isnan(img[7:9, 5:8]).all()  # the sixth slot is empty
+    with pytest.raises(ValueError, match="patch_shape"):
+        mosaic_image(W, patch_shape=(2, 2))
+
+
+def test_png_output_is_deterministic():
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(4, 16))
+
+    def render():
+        ax = plot_mosaic(W, patch_shape=(4, 4))
+        return png_bytes(ax.figure)
+
+    a, b = render(), render()
+    assert a[:8] == b"\x89PNG\r\n\x1a\n" and a == b
+
+
+def test_loss_history_draws_every_positive_term():
+    history = {k: np.linspace(2, 1, 5) for k in ("reconstruction", "weight_decay", "sparsity", "total")}
+    history["sparsity"] = np.zeros(5)
+    ax = plot_loss_history(history)
+    assert len(ax.get_lines()) == 3
+
+
+def test_metrics():
+    X = np.zeros((4, 3))
+    H = np.ones((4, 3))
+    assert reconstruction_mse(X, H) == 3.0
+    A = np.array([[0.0, 0.5, -0.001], [0.0, 0.3, 0.001]])
+    assert near_silent_fraction(A, threshold=0.01) == pytest.approx(2 / 3)
