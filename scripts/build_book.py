@@ -1,0 +1,301 @@
+"""Build the book: execute the chapters with papermill, then build the HTML.
+
+Run with the project's environment::
+
+    .venv/bin/python scripts/build_book.py          # what `make book` runs
+    .venv/bin/python scripts/build_book.py --force  # re-execute every chapter
+
+1. Each notebook listed in ``book/parameters.yml`` is executed from
+   ``notebooks/`` (kernel ``python3`` of this Python, working directory
+   ``notebooks/``) with its parameters into ``book/generated/<name>.ipynb``.
+   A stamp next to it (``<name>.ipynb.sha256``) records what the run depended
+   on: the notebook, its parameters, every ``autoencoder/**/*.py``,
+   ``requirements.txt`` and this script.  When the stamp still matches, the
+   executed copy is reused.
+2. In the executed copy, the ``parameters`` and ``injected-parameters`` cells
+   are tagged ``remove-cell`` and followed by a note listing the values the page
+   was executed with.
+3. ``jupyter-book build . --warningiserror --keep-going`` builds ``_build/html``;
+   execution is off in ``_config.yml``, so the book shows exactly these runs.
+
+A missing notebook, an unknown parameter, a failing cell or a Sphinx warning
+stops the build with a message naming the culprit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+import yaml
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from papermill.exceptions import PapermillExecutionError
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+GENERATED = ROOT / "book" / "generated"
+PARAMETERS_FILE = ROOT / "book" / "parameters.yml"
+TOC_FILE = ROOT / "_toc.yml"
+KERNEL_NAME = "python3"
+
+
+class BuildError(Exception):
+    """A reason to stop the build, worded for the person running it."""
+
+
+def relative(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def load_parameters(path: Path = PARAMETERS_FILE) -> dict[str, dict]:
+    """Return ``{notebook name: {parameter: value}}`` from ``book/parameters.yml``."""
+    if not path.exists():
+        raise BuildError(f"{relative(path)} does not exist")
+    listed = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(listed, dict):
+        raise BuildError(f"{relative(path)} must map notebook names to parameters")
+    runs = {}
+    for name, parameters in listed.items():
+        parameters = {} if parameters is None else parameters
+        if not str(name).endswith(".ipynb") or "/" in str(name):
+            raise BuildError(f"{relative(path)}: {name!r} is not a notebook name in notebooks/")
+        if not isinstance(parameters, dict):
+            raise BuildError(f"{relative(path)}: the parameters of {name} must be a mapping")
+        runs[str(name)] = parameters
+    missing = [name for name in runs if not (NOTEBOOKS / name).is_file()]
+    if missing:
+        raise BuildError(
+            f"{relative(path)} lists notebooks that do not exist: " + ", ".join(f"notebooks/{name}" for name in missing)
+        )
+    return runs
+
+
+def generated_pages(toc_path: Path = TOC_FILE) -> list[str]:
+    """Return the ``book/generated/...`` files named in the table of contents."""
+    pages = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("file", "root") and str(value).startswith("book/generated/"):
+                    pages.append(Path(str(value)).stem)
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(yaml.safe_load(toc_path.read_text(encoding="utf-8")))
+    return pages
+
+
+def check_toc(runs: dict[str, dict]) -> None:
+    unlisted = [page for page in generated_pages() if f"{page}.ipynb" not in runs]
+    if unlisted:
+        raise BuildError(
+            f"_toc.yml shows generated pages that {relative(PARAMETERS_FILE)} does not list: "
+            + ", ".join(f"{page}.ipynb" for page in unlisted)
+        )
+
+
+def find_cell(nb, tag: str) -> int | None:
+    for index, cell in enumerate(nb.cells):
+        if tag in cell.get("metadata", {}).get("tags", []):
+            return index
+    return None
+
+
+def default_parameters(source: str) -> dict[str, str]:
+    """Return ``{name: source text of its value}`` for the assignments of a parameters cell."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as error:
+        raise BuildError(f"the parameters cell does not parse: {error}") from error
+    defaults = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                defaults[target.id] = ast.get_source_segment(source, value)
+    return defaults
+
+
+def parameters_of(name: str, parameters: dict) -> dict[str, str]:
+    """Return the effective values (source text) of a run, after validating the names."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    index = find_cell(nb, "parameters")
+    if index is None:
+        raise BuildError(f"notebooks/{name} has no cell tagged 'parameters'")
+    try:
+        defaults = default_parameters(nb.cells[index].source)
+    except BuildError as error:
+        raise BuildError(f"notebooks/{name}: {error}") from error
+    unknown = sorted(set(parameters) - set(defaults))
+    if unknown:
+        raise BuildError(
+            f"{relative(PARAMETERS_FILE)} sets {unknown} for {name}, whose parameters cell "
+            f"defines only {sorted(defaults)}"
+        )
+    return {**defaults, **{key: repr(value) for key, value in parameters.items()}}
+
+
+def stamp(name: str, parameters: dict) -> str:
+    """The sha256 of everything an executed notebook depends on."""
+    digest = hashlib.sha256()
+    inputs = [NOTEBOOKS / name, ROOT / "requirements.txt", Path(__file__).resolve()]
+    inputs += sorted((ROOT / "autoencoder").rglob("*.py"))
+    for path in inputs:
+        if path.exists():
+            digest.update(relative(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(json.dumps(parameters, sort_keys=True, default=repr).encode())
+    return digest.hexdigest()
+
+
+def ensure_kernel() -> None:
+    """Make kernel ``python3`` run this Python (the project's environment)."""
+    share = Path(sys.prefix) / "share" / "jupyter"
+    # JUPYTER_PATH is searched before the user's and the system's kernel specs.
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        [str(share), *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))]
+    )
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    except NoSuchKernel:
+        subprocess.run(
+            [sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL_NAME],
+            check=True,
+        )
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    program = spec.argv[0]
+    # jupyter_client replaces a bare "python", "python3" or "python3.X" by sys.executable.
+    pythons = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info)}
+    if program not in pythons and Path(program).resolve() != Path(sys.executable).resolve():
+        raise BuildError(
+            f"kernel {KERNEL_NAME!r} ({spec.resource_dir}) runs {program}, not {sys.executable}; "
+            f"run `{sys.executable} -m ipykernel install --sys-prefix` or remove that kernel spec"
+        )
+
+
+def parameters_note(effective: dict[str, str], overridden: set[str]) -> str:
+    values = ", ".join(
+        f"`{name} = {value}`" + (" (set in `book/parameters.yml`)" if name in overridden else "")
+        for name, value in effective.items()
+    )
+    return f"```{{admonition}} Parameters of this run\n:class: note\n\nThis page was executed with {values}.\n```"
+
+
+def decorate(path: Path, effective: dict[str, str], overridden: set[str]) -> None:
+    """Hide the parameter cells of an executed copy and show the values it ran with."""
+    nb = nbformat.read(path, as_version=4)
+    indices = [find_cell(nb, tag) for tag in ("parameters", "injected-parameters")]
+    indices = [index for index in indices if index is not None]
+    for index in indices:
+        tags = nb.cells[index].metadata.setdefault("tags", [])
+        if "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nb.cells.insert(max(indices) + 1, nbformat.v4.new_markdown_cell(parameters_note(effective, overridden)))
+    nbformat.write(nb, path)
+
+
+def first_line(source: str) -> str:
+    lines = [line for line in source.splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def execution_failure(name: str, output: Path, error: PapermillExecutionError) -> BuildError:
+    """Word a failing cell in terms of the source notebook."""
+    index = error.cell_index
+    try:
+        injected = find_cell(nbformat.read(output, as_version=4), "injected-parameters")
+    except (OSError, ValueError):
+        injected = None
+    if injected is not None and index > injected:
+        index -= 1  # the injected cell is not in notebooks/
+    return BuildError(
+        f"notebooks/{name} failed in cell {index} (counting from 0; In [{error.exec_count}]), "
+        f"which starts with {first_line(error.source)!r}:\n    {error.ename}: {error.evalue}\n"
+        f"The executed copy with the full traceback is {relative(output)}"
+    )
+
+
+def execute(name: str, parameters: dict, position: str, force: bool) -> None:
+    output = GENERATED / name
+    stamp_file = output.with_name(name + ".sha256")
+    effective = parameters_of(name, parameters)
+    digest = stamp(name, parameters)
+    if not force and output.exists() and stamp_file.exists():
+        if stamp_file.read_text(encoding="utf-8").strip() == digest:
+            print(f"{position} {name}: unchanged, reusing {relative(output)}", flush=True)
+            return
+    stamp_file.unlink(missing_ok=True)
+    shown = ", ".join(f"{key}={value!r}" for key, value in parameters.items()) or "its defaults"
+    print(f"{position} {name}: executing with {shown}", flush=True)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(NOTEBOOKS / name),
+            str(output),
+            parameters=parameters,
+            kernel_name=KERNEL_NAME,
+            cwd=str(NOTEBOOKS),
+            progress_bar=True,
+        )
+    except PapermillExecutionError as error:
+        raise execution_failure(name, output, error) from None
+    decorate(output, effective, set(parameters))
+    stamp_file.write_text(digest + "\n", encoding="utf-8")
+    print(f"{position} {name}: done in {time.perf_counter() - start:.0f} s", flush=True)
+
+
+def build_html() -> None:
+    print("jupyter-book build . --warningiserror --keep-going", flush=True)
+    command = [
+        sys.executable,
+        "-c",
+        "from jupyter_book.cli.main import main; main()",
+        "build",
+        str(ROOT),
+        "--warningiserror",
+        "--keep-going",
+    ]
+    if subprocess.run(command, cwd=ROOT).returncode != 0:
+        raise BuildError("jupyter-book build failed (errors or Sphinx warnings above)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--force", action="store_true", help="re-execute every notebook")
+    parser.add_argument("--no-html", action="store_true", help="execute the notebooks only, skip jupyter-book")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    try:
+        runs = load_parameters()
+        check_toc(runs)
+        ensure_kernel()
+        GENERATED.mkdir(parents=True, exist_ok=True)
+        for number, (name, parameters) in enumerate(runs.items(), start=1):
+            execute(name, parameters, f"[{number}/{len(runs)}]", args.force)
+        if not args.no_html:
+            build_html()
+    except BuildError as error:
+        print(f"build_book: error: {error}", file=sys.stderr)
+        return 1
+    print(f"build_book: done in {time.perf_counter() - start:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
