@@ -98,9 +98,7 @@ def encode_idx(array: np.ndarray) -> bytes:
     return header + dims + np.ascontiguousarray(array, dtype=big).tobytes()
 
 
-def decode_idx(
-    data: bytes, *, name: str, expected_shape: tuple[int | None, ...] | None = None
-) -> np.ndarray:
+def decode_idx(data: bytes, *, name: str, expected_shape: tuple[int | None, ...] | None = None) -> np.ndarray:
     """The array held by IDX bytes, checked against their header.
 
     Parameters
@@ -140,9 +138,7 @@ def decode_idx(
     expected_size = header_size + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(data) != expected_size:
         kind = "truncated" if len(data) < expected_size else "has trailing bytes"
-        raise IDXFormatError(
-            f"{name}: {kind}: {len(data)} bytes, the header {shape} implies {expected_size}"
-        )
+        raise IDXFormatError(f"{name}: {kind}: {len(data)} bytes, the header {shape} implies {expected_size}")
     return np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape)
 
 
@@ -211,7 +207,8 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as file:
-            os.fchmod(file.fileno(), 0o644)
+            if hasattr(os, "fchmod"):
+                os.fchmod(file.fileno(), 0o644)
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
