@@ -135,9 +135,7 @@ def _check_grid(
         raise ValueError(f"points has no entry for grid point(s) {listed}")
     extra = set(points) - set(grid)
     if extra:
-        raise ValueError(
-            f"points has entries outside rho_values x beta_values: {sorted(extra, key=str)}"
-        )
+        raise ValueError(f"points has entries outside rho_values x beta_values: {sorted(extra, key=str)}")
     metric_names = None
     for rho, beta in grid:
         where = f"grid point (rho={_grid_label(rho)}, beta={_grid_label(beta)})"
@@ -293,9 +291,7 @@ alt="{esc(alt("Histogram of mean hidden activations", i0, j0))}">
 </div>"""
 
 
-def explorer_widget(
-    points: Mapping, rho_values: Sequence[float], beta_values: Sequence[float], decimals: int = 3
-):
+def explorer_widget(points: Mapping, rho_values: Sequence[float], beta_values: Sequence[float], decimals: int = 3):
     """Return an ipywidgets box exploring the same grid in a live kernel.
 
     Two ``SelectionSlider`` s pick ρ and β; two ``Image`` widgets and an
@@ -306,12 +302,8 @@ def explorer_widget(
     import ipywidgets as widgets
 
     rho_values, beta_values, metric_names = _check_grid(points, rho_values, beta_values)
-    rho = widgets.SelectionSlider(
-        options=[(_grid_label(v), v) for v in rho_values], description="ρ"
-    )
-    beta = widgets.SelectionSlider(
-        options=[(_grid_label(v), v) for v in beta_values], description="β"
-    )
+    rho = widgets.SelectionSlider(options=[(_grid_label(v), v) for v in rho_values], description="ρ")
+    beta = widgets.SelectionSlider(options=[(_grid_label(v), v) for v in beta_values], description="β")
     mosaic = widgets.Image(format="png")
     histogram = widgets.Image(format="png")
     table = widgets.HTML()
@@ -323,8 +315,7 @@ def explorer_widget(
         table.value = (
             '<table class="explorer-metrics">'
             + "".join(
-                f"<tr><th>{html.escape(name)}</th>"
-                f"<td>{format_value(point['metrics'][name], decimals)}</td></tr>"
+                f"<tr><th>{html.escape(name)}</th><td>{format_value(point['metrics'][name], decimals)}</td></tr>"
                 for name in metric_names
             )
             + "</table>"

@@ -194,7 +194,15 @@ def parameters_note(effective: dict[str, str], overridden: set[str]) -> str:
         f"`{name} = {value}`" + (" (set in `book/parameters.yml`)" if name in overridden else "")
         for name, value in effective.items()
     )
-    return f"```{{admonition}} Parameters of this run\n:class: note\n\nThis page was executed with {values}.\n```"
+    lines = [
+        "```{admonition} Parameters of this run",
+        ":class: note",
+        "",
+        f"This page was executed with {values}.",
+        "{doc}`Reproducing this book <../reproducing>` explains how to run it with others.",
+        "```",
+    ]
+    return "\n".join(lines)
 
 
 def decorate(path: Path, effective: dict[str, str], overridden: set[str]) -> None:
