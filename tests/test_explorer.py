@@ -24,9 +24,7 @@ def tiny_png(red: int, green: int, blue: int) -> bytes:
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
     pixels = zlib.compress(bytes([0, red, green, blue]))
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
 def make_points(rho_values=RHO, beta_values=BETA):
@@ -88,9 +86,7 @@ def test_initial_point_is_shown_and_others_are_in_the_data():
     fragment = slider_html(points, rho_values=RHO, beta_values=BETA, initial=(0.05, 3))
     _, root, data = parse(fragment)
     assert data["initial"] == "1,1"
-    assert root.find("img", class_="explorer-mosaic")["src"] == data_uri(
-        points[0.05, 3]["mosaic_png"]
-    )
+    assert root.find("img", class_="explorer-mosaic")["src"] == data_uri(points[0.05, 3]["mosaic_png"])
     assert data["points"]["1,1"]["mosaic"] is None
     assert data["points"]["2,0"]["histogram"] == data_uri(points[0.1, 0.3]["histogram_png"])
     shown = [td.string for td in root.find_all("td", class_="explorer-metric-value")]
