@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 TERM_LABELS = {
-    "reconstruction": r"reconstruction $\frac{1}{m}\sum \frac12\|h-x\|^2$",
+    "reconstruction": r"reconstruction $\frac{1}{m}\sum \frac{1}{2}\|h-x\|^2$",
     "weight_decay": r"weight decay $\lambda\psi$",
     "sparsity": r"sparsity $\beta\sum\varphi(\hat\rho_j)$",
     "total": r"total $J$",

@@ -46,3 +46,10 @@ def test_metrics():
     assert reconstruction_mse(X, H) == 3.0
     A = np.array([[0.0, 0.5, -0.001], [0.0, 0.3, 0.001]])
     assert near_silent_fraction(A, threshold=0.01) == pytest.approx(2 / 3)
+
+
+def test_loss_history_labels_render():
+    history = {k: np.linspace(2, 1, 5) for k in ("reconstruction", "weight_decay", "sparsity", "total")}
+    ax = plot_loss_history(history)
+    ax.figure.canvas.draw()  # mathtext parses every label here
+    assert len(png_bytes(ax.figure)) > 0
