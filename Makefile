@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 
 .PHONY: setup data book test test-fast lint bench notebooks clean
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +16,26 @@ setup: $(VENV)/.installed
 
 data: setup
 	$(PY) -m autoencoder.data fetch
+
+# The book: execute every chapter with papermill (parameters from book/parameters.yml)
+# into book/generated/, then jupyter-book build with warnings as errors.
+book: data
+	$(PY) scripts/build_book.py
+
+# The whole suite: lint, unit and slow tests, nbval on the committed notebooks,
+# papermill runs with small parameters, and browser tests of the built book.
+test: book
+	$(PY) -m ruff check .
+	$(PY) -m pytest -m "" -p no:cacheprovider $(NBVAL) tests notebooks
+
+# Re-execute the committed notebooks in place with their default parameters.
+notebooks: data
+	for nb in notebooks/[0-9][0-9]_*.ipynb; do \
+	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1800 $$nb || exit 1; \
+	done
+
+bench: setup
+	$(PY) -m benchmarks
 
 test-fast: setup
 	$(PY) -m pytest -q
