@@ -1,31 +1,110 @@
-"""The objective and gradient used for training: in place, blocked over examples.
+"""The objective and gradient used for training: in place, blocked, on every core.
 
-Same mathematics as :func:`autoencoder.objective.loss_and_grad_reference`,
-organised for speed and memory:
+Same mathematics as :func:`autoencoder.objective.loss_and_grad_reference`
+(Appendix A), organised so that the five matrix products do nearly all the
+work:
 
-* the hidden layer ``a2 = f(X W1ᵀ + b1)`` is computed once for all ``m``
-  examples into a preallocated (m, p) buffer, because ``ρ̂`` (its column
-  means) is needed before any ``δ2`` can be formed;
-* everything of shape (rows, n) — the output layer, the residual, ``δ3`` — is
-  computed block by block of ``block_rows`` examples into buffers that are
-  reused, so the extra memory is ``m p`` plus a few ``block_rows × n``
-  blocks instead of several (m, n) temporaries, and the elementwise passes
-  run on data that sits in cache;
-* the gradient blocks are accumulated into the caller's ``grad``.
+* **Two passes over the examples.**  The hidden layer ``a2 = f(X W1ᵀ + b1)``
+  is computed for all ``m`` examples first, because ``ρ̂`` (its column means)
+  enters every ``δ2``; the output layer, ``δ3``, ``δ2`` and the gradient
+  products follow in a second pass.
+* **Blocks of examples.**  Each pass walks over ``block_rows`` examples at a
+  time (one *block*: the unit of the gradient products, whose results are
+  added into per-worker accumulators); the elementwise work on the (rows, n)
+  output arrays runs over smaller *tiles* that stay in the core's cache.
+  Nothing of shape (m, n) is ever allocated: the extra memory is the (m, p)
+  hidden layer plus a few blocks.
+* **Biases inside the products.**  ``a2`` is stored with a column of ones, so
+  ``[a2 1] [W2 b2]ᵀ`` gives ``z3`` with its bias and ``δ3ᵀ [a2 1]`` gives
+  ``[∇W2 ∇b2]`` in one product each.
+* **The sigmoid from ``exp``.**  ``σ(z) = 1 / (1 + exp(-z))`` with ``-z``
+  taken from products with negated weights: NumPy's vectorized ``exp`` is
+  several times faster than ``scipy.special.expit``.
+* **One worker per core.**  NumPy's elementwise loops run on one core while
+  BLAS runs on all of them, so the examples are split between ``workers``
+  threads, each running single-threaded BLAS and its own elementwise work;
+  their gradient blocks are summed at the end.  ``workers=1`` runs the same
+  code in the calling thread with BLAS's own threads.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
-from scipy.special import expit
 
 from .params import Params
 
-__all__ = ["Workspace", "loss_and_grad", "single_threaded_optimizer", "DEFAULT_BLOCK_ROWS"]
+__all__ = [
+    "DEFAULT_BLOCK_ROWS",
+    "TILE_BYTES",
+    "Workspace",
+    "blas_threads",
+    "loss_and_grad",
+    "single_threaded_optimizer",
+]
 
-DEFAULT_BLOCK_ROWS = 512
+DEFAULT_BLOCK_ROWS = 1024
+"""Examples per block: the inner dimension of the per-block gradient products."""
+
+TILE_BYTES = 256 * 1024
+"""Target size of one (rows, n) tile of the elementwise work (a fraction of a core's L2 cache)."""
+
+PRODUCT_PER_TILE = True
+MIN_ROWS_PER_WORKER = 256
+"""Below this many examples per worker, extra workers cost more than they save."""
+
+
+# -- threads ----------------------------------------------------------------------------------------
+
+
+@cache
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas")
+
+
+def blas_threads() -> int:
+    """Threads of the BLAS that NumPy's products run on (the largest pool loaded)."""
+    return max((c.num_threads for c in _blas_controller().lib_controllers), default=1)
+
+
+def _available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+@cache
+def _executor(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="autoencoder")
+
+
+# -- buffers ----------------------------------------------------------------------------------------
+
+
+class _WorkerBuffers:
+    """One worker's block buffers and gradient accumulators."""
+
+    def __init__(self, block_rows: int, tile_rows: int, n: int, p: int, dtype):
+        self.out = np.empty((block_rows, n), dtype)  # z3, then h, then h - x, then δ3
+        self.tmp = np.empty((tile_rows, n), dtype)  # g'(z3) of one tile
+        self.z3 = None  # z3 of one tile, for output transfers whose derivative needs it
+        self.d2 = np.empty((block_rows, p), dtype)  # δ2
+        self.fprime = np.empty((block_rows, p), dtype)  # f'(z2)
+        self.gW1 = np.empty((p, n), dtype)  # Σ δ2ᵀ x
+        self.gW2b2 = np.empty((n, p + 1), dtype)  # Σ δ3ᵀ [a2 1] = [Σ δ3ᵀ a2, Σ δ3]
+        self.gb1 = np.empty(p, dtype)  # Σ δ2
+        self.gW1_block = np.empty((p, n), dtype)
+        self.gW2b2_block = np.empty((n, p + 1), dtype)
+        self.a2_sum = np.empty(p, dtype)  # Σ a2 over this worker's examples
+        self.sq_error = 0.0  # Σ ‖h - x‖² over this worker's examples
 
 
 class Workspace:
@@ -36,55 +115,198 @@ class Workspace:
     X : ndarray of shape (m, n)
     n_hidden : int
     block_rows : int, default DEFAULT_BLOCK_ROWS
-        Examples per block of the output-layer work.
+        Examples per block of the gradient products.
+    workers : int, optional
+        Threads that share the examples.  Default: as many as NumPy's BLAS
+        has threads (and cores are available), fewer when ``m`` is small.
+
+    Notes
+    -----
+    Memory: the hidden layer ``[a2 1]`` of shape (m, p + 1), ``z2`` of shape
+    (m, p) only for a hidden transfer whose derivative needs it (the Taylor
+    polynomials of order 3 and 5; not the sigmoid), and per worker two
+    (block_rows, n) blocks and four (n, p) gradient buffers.
     """
 
-    def __init__(self, X: np.ndarray, n_hidden: int, block_rows: int = DEFAULT_BLOCK_ROWS):
+    def __init__(self, X: np.ndarray, n_hidden: int, block_rows: int = DEFAULT_BLOCK_ROWS, workers: int | None = None):
         m, n = X.shape
+        p = n_hidden
         dtype = X.dtype
-        self.shape = (m, n, n_hidden)
+        self.shape = (m, n, p)
         self.dtype = dtype
-        self.block_rows = max(1, min(block_rows, m))
-        b = self.block_rows
-        self.z2 = np.empty((m, n_hidden), dtype)  # hidden pre-activation
-        self.a2 = np.empty((m, n_hidden), dtype)  # hidden activation
-        self.out = np.empty((b, n), dtype)  # z3, then h, then h - x, then δ3
-        self.tmp = np.empty((b, n), dtype)  # g'(z3)
-        self.d2 = np.empty((b, n_hidden), dtype)  # δ2 block
-        self.d2tmp = np.empty((b, n_hidden), dtype)  # f'(z2) block
-        self.gw1 = np.empty((n_hidden, n), dtype)  # per-block gradient products
-        self.gw2 = np.empty((n, n_hidden), dtype)
+        if workers is None:
+            workers = min(blas_threads(), _available_cores(), max(1, m // MIN_ROWS_PER_WORKER))
+        self.workers = max(1, min(int(workers), m))
+        self.block_rows = max(1, min(block_rows, -(-m // self.workers)))
+        self.tile_rows = max(1, min(self.block_rows, TILE_BYTES // (n * dtype.itemsize)))
+        self.a2_ones = np.empty((m, p + 1), dtype)  # [a2 1]: hidden activations and a column of ones
+        self.a2_ones[:, p] = 1
+        self.a2 = self.a2_ones[:, :p]
+        self.z2 = None  # hidden pre-activations, allocated for transfers that need them
+        self.w1_neg = np.empty((p, n), dtype)  # -W1
+        self.w2_b2 = np.empty((n, p + 1), dtype)  # [W2 b2], negated for a sigmoid output
+        bounds = np.linspace(0, m, self.workers + 1).round().astype(int)
+        self.row_ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+        self.buffers = [_WorkerBuffers(self.block_rows, self.tile_rows, n, p, dtype) for _ in range(self.workers)]
 
     def fits(self, X: np.ndarray, n_hidden: int) -> bool:
         """Whether these buffers serve ``X`` and ``n_hidden``."""
         return self.shape == (X.shape[0], X.shape[1], n_hidden) and self.dtype == X.dtype
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the buffers."""
+        arrays = [self.a2_ones, self.z2, self.w1_neg, self.w2_b2]
+        arrays += [a for b in self.buffers for a in vars(b).values() if isinstance(a, np.ndarray)]
+        return sum(a.nbytes for a in arrays if a is not None)
 
-def _activate(act, z, out):
-    """``out = act.forward(z)`` without temporaries for the common cases."""
-    if act.name == "sigmoid":
-        expit(z, out=out)
-    elif act.name == "linear":
-        if out is not z:
-            out[...] = z
-    else:
-        out[...] = act.forward(z)
-    return out
+
+# -- the transfer functions, in place ---------------------------------------------------------------
+
+
+def _sigmoid_of_negated(q):
+    """Overwrite ``q = -z`` with ``σ(z) = 1 / (1 + exp(-z))``."""
+    np.exp(q, out=q)
+    q += 1
+    np.reciprocal(q, out=q)
+    return q
+
+
+def _times_sigmoid_derivative(a, target, scratch):
+    """``target *= σ'(z) = a (1 - a)``, with ``a = σ(z)``."""
+    np.subtract(1, a, out=scratch)
+    scratch *= a
+    target *= scratch
+    return target
 
 
 def _times_derivative(act, z, a, target, scratch):
-    """``target *= act.derivative(z, a)`` in place, using ``scratch`` for sigmoid."""
+    """``target *= act'(z)``, where ``a = act(z)`` (``z`` is unused when ``act.needs_input`` is False)."""
     if act.name == "sigmoid":
-        np.subtract(1, a, out=scratch)
-        scratch *= a
-        target *= scratch
-    elif act.name == "linear":
-        pass
+        _times_sigmoid_derivative(a, target, scratch)
     elif act.name == "taylor1":
         target *= 0.25
-    else:
+    elif act.name != "linear":
         target *= act.derivative(z, a)
     return target
+
+
+# -- one evaluation ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    """What every block of one evaluation reads."""
+
+    f: object
+    g: object
+    X: np.ndarray
+    W1: np.ndarray
+    b1: np.ndarray
+    W2: np.ndarray
+    ws: Workspace
+    sparse_grad: np.ndarray | None = None
+
+    def blocks(self, lo, hi):
+        step = self.ws.block_rows
+        return ((s, min(s + step, hi)) for s in range(lo, hi, step))
+
+
+def _hidden_rows(ev: _Evaluation, lo: int, hi: int, buf: _WorkerBuffers):
+    """``a2 = f(z2)``, ``z2 = X W1ᵀ + b1`` for examples ``lo:hi``; their ``Σ a2`` into ``buf``."""
+    ws, f = ev.ws, ev.f
+    buf.a2_sum[...] = 0
+    for start, stop in ev.blocks(lo, hi):
+        xb, a2b = ev.X[start:stop], ws.a2[start:stop]
+        if f.name == "sigmoid":
+            np.matmul(xb, ws.w1_neg.T, out=a2b)  # -X W1ᵀ
+            a2b -= ev.b1  # -z2
+            _sigmoid_of_negated(a2b)
+        else:
+            z2b = ws.z2[start:stop] if f.needs_input else a2b
+            np.matmul(xb, ev.W1.T, out=z2b)
+            z2b += ev.b1
+            if f.name != "linear":
+                a2b[...] = f.forward(z2b)
+        buf.a2_sum += a2b.sum(axis=0)
+
+
+def _output_tile(ev: _Evaluation, a2t, xt, out, tmp, z3):
+    """``δ3 = (h - x) ⊙ g'(z3)`` into ``out`` for one tile; returns ``Σ ‖h - x‖²``."""
+    g = ev.g
+    if PRODUCT_PER_TILE:
+        np.matmul(a2t, ev.ws.w2_b2.T, out=out)  # z3 = [a2 1] [W2 b2]ᵀ (negated for a sigmoid)
+    if g.name == "sigmoid":
+        _sigmoid_of_negated(out)  # h
+        np.subtract(1, out, out=tmp)
+        tmp *= out  # g'(z3) = h (1 - h)
+    elif g.needs_input:
+        z3[...] = out
+        out[...] = g.forward(z3)
+    elif g.name != "linear":
+        out[...] = g.forward(out)
+    out -= xt  # h - x
+    flat = out.reshape(-1)
+    sq_error = float(np.dot(flat, flat))
+    if g.name == "sigmoid":
+        out *= tmp
+    else:
+        _times_derivative(g, z3, None, out, tmp)
+    return sq_error
+
+
+def _backprop_rows(ev: _Evaluation, lo: int, hi: int, buf: _WorkerBuffers):
+    """``δ3``, ``δ2`` and their gradient products for examples ``lo:hi``, accumulated into ``buf``."""
+    ws, f, g = ev.ws, ev.f, ev.g
+    tile = ws.tile_rows
+    buf.gW1[...] = 0
+    buf.gW2b2[...] = 0
+    buf.gb1[...] = 0
+    buf.sq_error = 0.0
+    if g.needs_input and buf.z3 is None:
+        buf.z3 = np.empty_like(buf.tmp)
+    for start, stop in ev.blocks(lo, hi):
+        rows = stop - start
+        xb, a2b, a2_ones_b = ev.X[start:stop], ws.a2[start:stop], ws.a2_ones[start:stop]
+        out, d2, fprime = buf.out[:rows], buf.d2[:rows], buf.fprime[:rows]
+        # Output layer, tile by tile: z3 = a2 W2ᵀ + b2, h = g(z3), δ3 = (h - x) ⊙ g'(z3).
+        if not PRODUCT_PER_TILE:
+            np.matmul(a2_ones_b, ws.w2_b2.T, out=out)
+        for t in range(0, rows, tile):
+            u = min(t + tile, rows)
+            z3 = None if buf.z3 is None else buf.z3[: u - t]
+            buf.sq_error += _output_tile(ev, a2_ones_b[t:u], xb[t:u], out[t:u], buf.tmp[: u - t], z3)
+        # [∇W2 ∇b2] += δ3ᵀ [a2 1].
+        np.matmul(out.T, a2_ones_b, out=buf.gW2b2_block)
+        buf.gW2b2 += buf.gW2b2_block
+        # δ2 = (δ3 W2 + β φ'(ρ̂)) ⊙ f'(z2).
+        np.matmul(out, ev.W2, out=d2)
+        if ev.sparse_grad is not None:
+            d2 += ev.sparse_grad
+        z2b = ws.z2[start:stop] if f.needs_input else None
+        _times_derivative(f, z2b, a2b, d2, fprime)
+        # ∇W1 += δ2ᵀ x, ∇b1 += Σ δ2.
+        np.matmul(d2.T, xb, out=buf.gW1_block)
+        buf.gW1 += buf.gW1_block
+        buf.gb1 += d2.sum(axis=0)
+
+
+def _quietly(task, *args):
+    # exp(-z) overflows to inf for z < -709 (float64), and 1 / (1 + inf) = 0 = σ(z) is right.
+    with np.errstate(over="ignore"):
+        task(*args)
+
+
+def _run(ws: Workspace, task, ev: _Evaluation):
+    """Run ``task(ev, lo, hi, buffers)`` on every worker's rows."""
+    jobs = list(zip(ws.row_ranges, ws.buffers, strict=True))
+    if ws.workers == 1:
+        (lo, hi), buf = jobs[0]
+        _quietly(task, ev, lo, hi, buf)
+        return
+    futures = [_executor(ws.workers).submit(_quietly, task, ev, lo, hi, buf) for (lo, hi), buf in jobs]
+    for future in futures:
+        future.result()
 
 
 def loss_and_grad(
@@ -130,73 +352,55 @@ def loss_and_grad(
     p = params.n_hidden
     ws = workspace if workspace is not None and workspace.fits(X, p) else Workspace(X, p)
     W1, b1, W2, b2 = params.W1, params.b1, params.W2, params.b2
+    if f.needs_input and ws.z2 is None:
+        ws.z2 = np.empty((m, p), X.dtype)
+    np.negative(W1, out=ws.w1_neg)
+    sign = -1 if g.name == "sigmoid" else 1
+    np.multiply(W2, sign, out=ws.w2_b2[:, :p])
+    np.multiply(b2, sign, out=ws.w2_b2[:, p])
+    ev = _Evaluation(f, g, X, W1, b1, W2, ws)
 
-    # Hidden layer for all examples: z2 = X W1ᵀ + b1, a2 = f(z2).
-    z2, a2 = ws.z2, ws.a2
-    np.matmul(X, W1.T, out=z2)
-    z2 += b1
-    _activate(f, z2, a2)
-    rho_hat = a2.mean(axis=0)
-    if beta:
-        sparsity = beta * float(np.sum(penalty.value(rho_hat, rho)))
-        sparse_grad = (beta * penalty.derivative(rho_hat, rho)).astype(X.dtype)
-    else:
-        sparsity = 0.0
-        sparse_grad = None
-
-    gW1, gb1, gW2, gb2 = grad.W1, grad.b1, grad.W2, grad.b2
-    grad.flat[...] = 0
-    sq_error = 0.0
-    for start in range(0, m, ws.block_rows):
-        stop = min(start + ws.block_rows, m)
-        rows = stop - start
-        xb, a2b, z2b = X[start:stop], a2[start:stop], z2[start:stop]
-        out, tmp, d2 = ws.out[:rows], ws.tmp[:rows], ws.d2[:rows]
-        # Output layer: z3 = a2 W2ᵀ + b2, h = g(z3), δ3 = (h - x) ⊙ g'(z3).
-        np.matmul(a2b, W2.T, out=out)
-        out += b2
-        if g.needs_input:
-            z3 = out.copy()
-            _activate(g, z3, out)
+    with _blas_controller().limit(limits=1) if ws.workers > 1 else nullcontext():
+        # Hidden layer for all examples, then ρ̂ and the sparsity term.
+        _run(ws, _hidden_rows, ev)
+        rho_hat = sum(buf.a2_sum for buf in ws.buffers) / m
+        if beta:
+            sparsity = beta * float(np.sum(penalty.value(rho_hat, rho)))
+            ev = _Evaluation(f, g, X, W1, b1, W2, ws, (beta * penalty.derivative(rho_hat, rho)).astype(X.dtype))
         else:
-            z3 = None
-            _activate(g, out, out)
-        if g.name == "sigmoid":
-            np.subtract(1, out, out=tmp)
-            tmp *= out
-        out -= xb
-        flat = out.reshape(-1)
-        sq_error += float(np.dot(flat, flat))
-        if g.name == "sigmoid":
-            out *= tmp
-        else:
-            _times_derivative(g, z3, out, out, tmp)
-        # ∇W2 += δ3ᵀ a2, ∇b2 += Σ δ3.
-        np.matmul(out.T, a2b, out=ws.gw2)
-        gW2 += ws.gw2
-        gb2 += out.sum(axis=0)
-        # δ2 = (δ3 W2 + β φ'(ρ̂)) ⊙ f'(z2).
-        np.matmul(out, W2, out=d2)
-        if sparse_grad is not None:
-            d2 += sparse_grad
-        _times_derivative(f, z2b, a2b, d2, ws.d2tmp[:rows])
-        # ∇W1 += δ2ᵀ x, ∇b1 += Σ δ2.
-        np.matmul(d2.T, xb, out=ws.gw1)
-        gW1 += ws.gw1
-        gb1 += d2.sum(axis=0)
+            sparsity = 0.0
+        # Output layer and backpropagation.
+        _run(ws, _backprop_rows, ev)
 
+    _collect_gradient(ws, params, weight_decay, grad)
     inv_m = 1.0 / m
-    gflat = grad.flat
-    gflat *= inv_m
-    if weight_decay:
-        gW1 += weight_decay * W1
-        gW2 += weight_decay * W2
-    reconstruction = 0.5 * sq_error * inv_m
+    reconstruction = 0.5 * sum(buf.sq_error for buf in ws.buffers) * inv_m
     decay = 0.5 * weight_decay * (float(np.vdot(W1, W1)) + float(np.vdot(W2, W2))) if weight_decay else 0.0
     loss = reconstruction + decay + sparsity
     if terms:
         return loss, {"reconstruction": reconstruction, "weight_decay": decay, "sparsity": sparsity, "total": loss}
     return loss
+
+
+def _collect_gradient(ws: Workspace, params: Params, weight_decay: float, grad: Params):
+    """Sum the workers' accumulators into ``grad``: ``(1/m) Σ + λ W`` for the weights."""
+    m, _, p = ws.shape
+    gW1, gb1, gW2, gb2 = grad.W1, grad.b1, grad.W2, grad.b2
+    first, *rest = ws.buffers
+    gW1[...] = first.gW1
+    gW2[...] = first.gW2b2[:, :p]
+    gb1[...] = first.gb1
+    gb2[...] = first.gW2b2[:, p]
+    for buf in rest:
+        gW1 += buf.gW1
+        gW2 += buf.gW2b2[:, :p]
+        gb1 += buf.gb1
+        gb2 += buf.gW2b2[:, p]
+    flat = grad.flat
+    flat *= 1.0 / m
+    if weight_decay:
+        gW1 += weight_decay * params.W1
+        gW2 += weight_decay * params.W2
 
 
 @contextmanager

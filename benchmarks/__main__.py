@@ -1,0 +1,151 @@
+"""Run the benchmarks and print their tables: ``python -m benchmarks [--quick] [--training]``.
+
+By default: the objective against its five products on the whole grid
+(m ∈ {1,000; 10,000; 60,000}, p ∈ {25, 196, 400}, float64 and float32), the
+straightforward NumPy and PyTorch objectives at m = 10,000, and the peak
+memory at m = 60,000 (a few minutes on 2 cores).  ``--training`` adds a
+400-iteration training run (about 2 minutes); ``--training-only`` runs just
+that.  ``--markdown FILE`` also writes the tables to FILE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from . import machine
+from .objective import bench_shape, peak_memory
+from .straightforward import torch_version
+from .training import bench_training
+
+SIZES = (1_000, 10_000, 60_000)
+HIDDEN = (25, 196, 400)
+DTYPES = (np.float64, np.float32)
+REPEAT = {1_000: 21, 10_000: 7, 60_000: 3}
+COMPARE_AT = 10_000
+MEMORY_AT = 60_000
+MIB = 2**20
+
+
+def _ms(seconds: float) -> str:
+    return f"{1e3 * seconds:,.1f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def objective_section(sizes, repeat_scale: float) -> list[str]:
+    ratio_rows, compare_rows = [], []
+    for m in sizes:
+        for p in HIDDEN:
+            for dtype in DTYPES:
+                repeat = max(3, round(REPEAT[m] * repeat_scale))
+                r = bench_shape(m, p, dtype, repeat, compare=m == COMPARE_AT)
+                t = r.times
+                row = [f"{m:,}", str(p), r.dtype, _ms(t["products"]), _ms(t["module"]), f"{r.ratio:.3f}"]
+                row += [f"≤ {r.limit:g}", "yes" if r.met else "**no**"]
+                ratio_rows.append(row)
+                print("  " + " | ".join(row), flush=True)
+                if "numpy" in t:
+                    torch_cells = [_ms(t["torch"]), f"{r.ratios['torch']:.2f}×"] if "torch" in t else ["–", "–"]
+                    compare_rows.append(
+                        [f"{m:,}", str(p), r.dtype, _ms(t["module"]), _ms(t["numpy"]), f"{r.ratios['numpy']:.2f}×"]
+                        + torch_cells
+                    )
+    lines = ["## One objective-and-gradient evaluation against its five matrix products", ""]
+    lines += _table(
+        ["m", "p", "dtype", "5 products (ms)", "evaluation (ms)", "ratio", "goal", "met"],
+        ratio_rows,
+    )
+    if compare_rows:
+        version = torch_version()
+        lines += ["", f"## Against straightforward implementations (m = {COMPARE_AT:,})", ""]
+        lines += [
+            "Speed-up = their time / the module's time, medians of interleaved rounds; PyTorch "
+            + (f"{version} eager autograd." if version else "is not installed (`pip install torch` to add it)."),
+            "",
+        ]
+        lines += _table(
+            ["m", "p", "dtype", "module (ms)", "NumPy (ms)", "speed-up", "PyTorch (ms)", "speed-up"],
+            compare_rows,
+        )
+    return lines
+
+
+def memory_section(m: int) -> list[str]:
+    rows = []
+    for p in (196, 400):
+        for dtype in DTYPES:
+            r = peak_memory(m, p, dtype)
+            rss = r.rss.get("module")
+            row = [str(p), r.dtype, f"{r.x_bytes / MIB:,.0f}"]
+            row += [f"{r.traced['module'] / MIB:,.0f}", f"{r.ratio('module'):.2f}×"]
+            row += ["–", "–"] if rss is None else [f"{rss / MIB:,.0f}", f"{r.ratio('module', 'rss'):.2f}×"]
+            row += [f"{r.traced['numpy'] / MIB:,.0f}", f"{r.ratio('numpy'):.2f}×"]
+            rows.append(row)
+            print("  " + " | ".join(row), flush=True)
+    lines = [f"## Peak extra memory of one evaluation (m = {m:,}; goal ≤ 0.5× X at p = 196)", ""]
+    lines += [
+        "Workspace and gradient included; tracemalloc's peak (every NumPy array) and the growth of the "
+        "resident set's high-water mark (also BLAS buffers and thread stacks).",
+        "",
+    ]
+    lines += _table(
+        ["p", "dtype", "X (MiB)", "module (MiB)", "/ X", "module RSS (MiB)", "/ X", "NumPy (MiB)", "/ X"],
+        rows,
+    )
+    return lines
+
+
+def training_section() -> list[str]:
+    r = bench_training()
+    rows = [
+        ["data", r.data],
+        ["dtype, m, p", f"{r.dtype}, {r.m:,}, {r.n_hidden}"],
+        ["wall time", f"{r.wall_time:.1f} s (goal ≤ 100 s)"],
+        ["iterations, evaluations", f"{r.n_iter}, {r.n_evals} ({r.evals_per_iteration:.3f} per iteration)"],
+        ["time inside the objective", f"{r.objective_time:.1f} s ({100 * r.objective_share:.1f} %)"],
+        ["outside the objective, per iteration", f"{1e3 * r.overhead_per_iteration:.1f} ms"],
+        ["final J", f"{r.loss:.6f}"],
+    ]
+    for row in rows:
+        print("  " + ": ".join(row), flush=True)
+    lines = ["## Training (400 L-BFGS-B iterations, UFLDL setting)", ""]
+    return lines + _table(["", ""], rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="m ≤ 10,000 only, fewer repetitions, no memory")
+    parser.add_argument("--training", action="store_true", help="also time a 400-iteration training run")
+    parser.add_argument("--training-only", action="store_true", help="only the training run")
+    parser.add_argument("--markdown", metavar="FILE", help="also write the tables to FILE as Markdown")
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    info = machine.describe()
+    lines = ["## Machine", ""] + [f"- {line}" for line in machine.format_lines(info)] + [""]
+    print("\n".join(lines), flush=True)
+    if not args.training_only:
+        sizes = tuple(s for s in SIZES if not args.quick or s <= COMPARE_AT)
+        lines += objective_section(sizes, 0.5 if args.quick else 1.0) + [""]
+        if not args.quick:
+            lines += memory_section(MEMORY_AT) + [""]
+    if args.training or args.training_only:
+        lines += training_section() + [""]
+    lines.append(f"Run: `python -m benchmarks {' '.join(argv if argv is not None else sys.argv[1:])}`".rstrip())
+    lines.append(f"Total benchmark time {time.perf_counter() - start:.0f} s.")
+    print("\n" + "\n".join(lines))
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as out:
+            out.write("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
