@@ -1,0 +1,519 @@
+"""A grid of KL-sparse sigmoid autoencoders over the sparsity target ρ and weight β.
+
+:func:`train_grid` trains the network of :func:`autoencoder.experiments.sparse_sigmoid`
+at every pair ``(ρ, β)`` of two lists, through :func:`autoencoder.cache.fit_cached`
+(so a rebuild of the book reads every point from disk), on several processes;
+:func:`grid_summary` measures each trained point with
+:func:`autoencoder.metrics.summarize`; :func:`grid_points` renders the small
+figures that :func:`autoencoder.explorer.slider_html` swaps; and
+:func:`plot_tradeoff` draws reconstruction error against achieved sparsity for
+the whole grid.
+
+Training is a set of *chains*, one per ρ: the values of β in increasing order,
+each point starting from the solution of the previous one (continuation in β).
+A chain is one task for the process pool.  Each process runs its BLAS on one
+thread, so a chain computes the same bits on one process or several, and the
+grid does not depend on ``n_jobs``.
+
+The figure helpers import matplotlib when called; the training does not.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from . import experiments
+from .cache import cache_dir, fit_cached
+from .metrics import summarize
+from .model import Autoencoder, FitResult, validate_data
+
+__all__ = [
+    "model_factory",
+    "train_grid",
+    "grid_summary",
+    "point_figures",
+    "grid_points",
+    "plot_tradeoff",
+    "format_table",
+    "retrain_panel",
+    "METRIC_LABELS",
+]
+
+METRIC_LABELS = {
+    "mean_activation": "mean activation",
+    "near_silent": "near-silent units",
+    "reconstruction_mse": "reconstruction error",
+    "objective": "objective J",
+}
+"""Display names of the :func:`autoencoder.metrics.summarize` keys, in display order."""
+
+_HISTOGRAM_BINS = np.geomspace(1e-3, 1.0, 43)
+
+
+def model_factory(n_hidden: int, weight_decay: float) -> Callable[[float, float], Autoencoder]:
+    """``(ρ, β) -> experiments.sparse_sigmoid(n_hidden, ρ, β, weight_decay)``.
+
+    Parameters
+    ----------
+    n_hidden : int
+        Hidden units ``p``.
+    weight_decay : float
+        ``λ``.
+
+    Returns
+    -------
+    callable
+        A picklable function of ``(rho, beta)`` returning the grid point's
+        :class:`~autoencoder.Autoencoder`.
+    """
+    return _SparseSigmoid(n_hidden, weight_decay)
+
+
+class _SparseSigmoid:
+    """Picklable ``(ρ, β) -> Autoencoder`` (a lambda would not cross to a spawned process)."""
+
+    def __init__(self, n_hidden, weight_decay):
+        self.n_hidden = n_hidden
+        self.weight_decay = weight_decay
+
+    def __call__(self, rho: float, beta: float) -> Autoencoder:
+        return experiments.sparse_sigmoid(self.n_hidden, rho, beta, self.weight_decay)
+
+
+def _check_axis(name: str, values, *, inside: Callable[[float], bool], allowed: str) -> list[float]:
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+        raise ValueError(f"{name} must be a list of numbers; got {values!r}")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name} must not be empty")
+    for value in values:
+        real = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+        if not real or not inside(value):
+            raise ValueError(f"{name} must hold real numbers {allowed}; got {value!r}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} has repeated values: {values}")
+    return values
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+    return int(value)
+
+
+def _limit_blas_threads() -> None:
+    """Pool initializer: one BLAS thread per process, for the life of the process."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _train_chain(factory, X, rho, betas, max_iter, seed, warm_start, start, directory) -> list[FitResult]:
+    """Train ``(rho, beta)`` for each beta in order.
+
+    With ``warm_start`` each point starts from the previous point's solution,
+    the first from ``start`` (None: the seed's initialisation); without it
+    every point starts from the seed's initialisation.
+    """
+    results = []
+    for beta in betas:
+        result = fit_cached(factory(rho, beta), X, max_iter=max_iter, seed=seed, params=start, directory=directory)
+        results.append(result)
+        if warm_start:
+            start = result.params
+    return results
+
+
+def _train_chain_in_worker(*args) -> None:
+    # Workers fill the cache; the parent reads the results back from it (a
+    # pickled Params would lose the views of its flat vector).
+    _train_chain(*args)
+
+
+def train_grid(
+    X,
+    rhos: Sequence[float],
+    betas: Sequence[float],
+    *,
+    n_hidden: int,
+    weight_decay: float,
+    max_iter: int,
+    seed: int,
+    n_jobs: int = 2,
+    warm_start: bool = True,
+    directory: Path | None = None,
+) -> dict[tuple[float, float], FitResult]:
+    """Train the KL-sparse sigmoid autoencoder at every ``(ρ, β)`` of a grid.
+
+    Parameters
+    ----------
+    X : ndarray of shape (m, n)
+        Training examples in rows, values in [0, 1]; float32 trains in float32.
+    rhos : sequence of float
+        Sparsity targets ``ρ``, each in (0, 1), no repeats.
+    betas : sequence of float
+        Sparsity weights ``β ≥ 0``, no repeats.
+    n_hidden : int
+        Hidden units ``p``.
+    weight_decay : float
+        ``λ``.
+    max_iter : int
+        L-BFGS iterations of each grid point.
+    seed : int
+        Seed of the random initialisation (of the first point of each chain,
+        or of every point without ``warm_start``).
+    n_jobs : int, default 2
+        Processes training chains at once (``spawn`` context, one BLAS thread
+        each); 1 trains in this process, also on one BLAS thread.
+    warm_start : bool, default True
+        For each ρ, train the positive β in increasing order, each starting
+        from the previous β's solution, the first from the β = 0 network when
+        β = 0 is in the grid (the starting point is part of the cache key).
+        Without it every point starts from the seed's initialisation.
+    directory : Path, optional
+        Cache directory; default :func:`autoencoder.cache.cache_dir`.
+
+    Returns
+    -------
+    dict
+        ``(rho, beta) -> FitResult`` for every pair, keyed by the values as
+        given, in the order ``rhos x betas``.  The same bits whatever
+        ``n_jobs``.
+
+    Notes
+    -----
+    At β = 0 the objective does not depend on ρ: that network is trained once
+    (as ``Autoencoder(n_hidden, sparsity="none", weight_decay=λ)``, the same
+    objective) and every ``(ρ, 0)`` maps to that one result.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter: a ρ outside (0, 1), a negative β, an empty or
+        repeating list, ``n_jobs < 1``, or an invalid model or data.
+    """
+    rhos = _check_axis("rhos", rhos, inside=lambda rho: 0 < rho < 1, allowed="in (0, 1)")
+    betas = _check_axis("betas", betas, inside=lambda beta: beta >= 0, allowed=">= 0")
+    n_jobs = _check_int("n_jobs", n_jobs, 1)
+    max_iter = _check_int("max_iter", max_iter, 0)
+    seed = _check_int("seed", seed, 0)
+    factory = model_factory(n_hidden, weight_decay)
+    factory(rhos[0], betas[0])  # validates n_hidden and weight_decay here, not in a worker
+    X = validate_data(X, unit_interval=True)
+    directory = Path(directory) if directory is not None else cache_dir()
+
+    from threadpoolctl import threadpool_limits
+
+    results, positive = {}, sorted(beta for beta in betas if beta > 0)
+    start = None
+    if len(positive) < len(betas):
+        # β = 0: the sparsity term vanishes whatever ρ, so one network, trained
+        # once as the same objective without a sparsity term, serves every ρ.
+        unpenalized = Autoencoder(n_hidden, sparsity="none", beta=0.0, weight_decay=weight_decay)
+        with threadpool_limits(1):
+            root = fit_cached(unpenalized, X, max_iter=max_iter, seed=seed, directory=directory)
+        results.update({(rho, 0.0): root for rho in rhos})
+        start = root.params if warm_start else None
+    if warm_start:
+        chains = [(rho, positive) for rho in rhos] if positive else []
+    else:
+        chains = [(rho, [beta]) for rho in rhos for beta in positive]
+    tasks = [(factory, X, rho, chain, max_iter, seed, warm_start, start, directory) for rho, chain in chains]
+    if n_jobs > 1 and len(tasks) > 1:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(n_jobs, len(tasks)), mp_context=context, initializer=_limit_blas_threads) as pool:
+            list(pool.map(_train_chain_in_worker, *zip(*tasks, strict=True)))
+    with threadpool_limits(1):  # after the pool, a read of the cache; with n_jobs=1, the training itself
+        for task in tasks:
+            rho, chain = task[2], task[3]
+            results.update({(rho, beta): r for beta, r in zip(chain, _train_chain(*task), strict=True)})
+    return {(rho, beta): results[rho, beta] for rho in rhos for beta in betas}
+
+
+def grid_summary(
+    X, results: Mapping[tuple[float, float], FitResult], model_factory: Callable[[float, float], Autoencoder]
+) -> dict[tuple[float, float], dict[str, float]]:
+    """:func:`autoencoder.metrics.summarize` at every grid point.
+
+    Parameters
+    ----------
+    X : ndarray of shape (m, n)
+        The data to measure on.
+    results : mapping
+        ``(rho, beta) -> FitResult``, as :func:`train_grid` returns.
+    model_factory : callable
+        ``(rho, beta) -> Autoencoder``, e.g. :func:`model_factory`.
+
+    Returns
+    -------
+    dict
+        ``(rho, beta) -> {"mean_activation", "near_silent",
+        "reconstruction_mse", "objective"}``, same keys and order as
+        ``results``.
+    """
+    return {key: summarize(model_factory(*key), result.params, X) for key, result in results.items()}
+
+
+def point_figures(
+    model: Autoencoder, params, X, *, patch_shape=(28, 28), size_px: int = 300, dpi: int = 72
+) -> tuple[bytes, bytes]:
+    """The two small figures of one grid point, as PNG bytes.
+
+    Parameters
+    ----------
+    model : Autoencoder
+        The grid point's configuration (its ``rho`` is marked on the histogram).
+    params : Params
+        Its trained parameters.
+    X : ndarray of shape (m, n)
+        Data for the mean activations ``ρ̂_j``.
+    patch_shape : tuple of int, default (28, 28)
+        Shape of one input image, ``h * w = n``.
+    size_px : int, default 300
+        Approximate width and height of each figure in pixels.
+    dpi : int, default 72
+
+    Returns
+    -------
+    mosaic_png, histogram_png : bytes
+        The mosaic of the rows of ``W1`` and the histogram of ``ρ̂`` on
+        logarithmic bins from 0.001 to 1 (smaller values fall in the first
+        bin), with the target ρ dashed.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullLocator
+
+    from .plotting import plot_activation_histogram, plot_mosaic, png_bytes
+
+    inches = size_px / dpi
+    fig = plt.figure(figsize=(inches, inches))
+    plot_mosaic(params.W1, patch_shape, ax=fig.add_axes((0, 0, 1, 1)))
+    mosaic = _compact_png(png_bytes(fig, dpi=dpi), colours=None)
+
+    rho_hat = np.clip(model.mean_activation(params, X), _HISTOGRAM_BINS[0], _HISTOGRAM_BINS[-1])
+    fig, ax = plt.subplots(figsize=(inches * 1.25, inches))
+    plot_activation_histogram(rho_hat, rho=model.rho, ax=ax, bins=_HISTOGRAM_BINS, title=None)
+    ax.set_xscale("log")
+    ax.set_xlim(_HISTOGRAM_BINS[0], _HISTOGRAM_BINS[-1])
+    # Plain tick labels: mathtext ones (10^-3) take most of the drawing time.
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_ylim(0, model.n_hidden)
+    ax.legend(loc="upper left", fontsize="small")
+    histogram = _compact_png(png_bytes(fig, dpi=dpi), colours=64)
+    return mosaic, histogram
+
+
+def _compact_png(png: bytes, colours: int | None) -> bytes:
+    """Re-encode matplotlib's RGBA PNG compactly: the grid's figures are all embedded in the page.
+
+    ``colours=None``: greyscale with 16 levels (a weight mosaic looks the same
+    and takes about a seventh of the bytes); otherwise a palette of that many
+    colours.
+    """
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        rgb = image.convert("RGB")
+    small = rgb.convert("L").point(lambda v: (v // 16) * 17) if colours is None else rgb.quantize(colours)
+    buffer = io.BytesIO()
+    small.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def grid_points(
+    X,
+    results: Mapping[tuple[float, float], FitResult],
+    model_factory: Callable[[float, float], Autoencoder],
+    summary: Mapping[tuple[float, float], Mapping[str, float]],
+    *,
+    metrics: Sequence[str] = ("mean_activation", "near_silent", "reconstruction_mse"),
+    patch_shape=(28, 28),
+    size_px: int = 300,
+    dpi: int = 72,
+) -> dict[tuple[float, float], dict]:
+    """The ``points`` of :func:`autoencoder.explorer.slider_html` for a trained grid.
+
+    Parameters
+    ----------
+    X : ndarray of shape (m, n)
+    results : mapping
+        ``(rho, beta) -> FitResult``.
+    model_factory : callable
+        ``(rho, beta) -> Autoencoder``.
+    summary : mapping
+        :func:`grid_summary` of the same grid.
+    metrics : sequence of str
+        Keys of ``summary`` to show, labelled by :data:`METRIC_LABELS`.
+    patch_shape, size_px, dpi
+        As for :func:`point_figures`.
+
+    Returns
+    -------
+    dict
+        ``(rho, beta) -> {"mosaic_png", "histogram_png", "metrics"}``.
+    """
+    unknown = [name for name in metrics if name not in METRIC_LABELS]
+    if unknown:
+        raise ValueError(f"metrics must be among {list(METRIC_LABELS)}; got {unknown}")
+    points = {}
+    for key, result in results.items():
+        mosaic, histogram = point_figures(
+            model_factory(*key), result.params, X, patch_shape=patch_shape, size_px=size_px, dpi=dpi
+        )
+        shown = {METRIC_LABELS[name]: float(summary[key][name]) for name in metrics}
+        points[key] = {"mosaic_png": mosaic, "histogram_png": histogram, "metrics": shown}
+    return points
+
+
+def plot_tradeoff(summary: Mapping[tuple[float, float], Mapping[str, float]], rhos, betas, ax=None):
+    """Reconstruction error against mean activation: one curve per β through the ρ's.
+
+    Parameters
+    ----------
+    summary : mapping
+        :func:`grid_summary` of the grid.
+    rhos, betas : sequence of float
+        The grid axes; the points of a curve are joined in the order of ``rhos``.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    Axes
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.5))
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(betas)))
+    for beta, colour in zip(betas, colours, strict=True):
+        x = [summary[rho, beta]["mean_activation"] for rho in rhos]
+        y = [summary[rho, beta]["reconstruction_mse"] for rho in rhos]
+        ax.plot(x, y, "o-", color=colour, label=rf"$\beta = {beta:g}$")
+    strongest = max(betas)
+    for rho in rhos:
+        point = summary[rho, strongest]
+        ax.annotate(
+            rf"$\rho={rho:g}$",
+            (point["mean_activation"], point["reconstruction_mse"]),
+            textcoords="offset points",
+            xytext=(4, 6),
+            fontsize="small",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel(r"achieved sparsity: mean activation $\mathrm{mean}_j\, \hat\rho_j$")
+    ax.set_ylabel(r"reconstruction error $\frac{1}{m}\sum_i \|h(x_i) - x_i\|^2$")
+    ax.set_title("Reconstruction against sparsity over the (ρ, β) grid")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(title="sparsity weight", fontsize="small")
+    return ax
+
+
+def format_table(
+    summary: Mapping[tuple[float, float], Mapping[str, float]], rhos, betas, metric: str, decimals: int = 3
+) -> str:
+    """A plain-text table of one metric: a row per ρ, a column per β.
+
+    Parameters
+    ----------
+    summary : mapping
+        :func:`grid_summary` of the grid.
+    rhos, betas : sequence of float
+        Row and column order.
+    metric : str
+        A key of the summaries, e.g. ``"mean_activation"``.
+    decimals : int, default 3
+        Fixed decimals, so that a rerun prints the same text.
+
+    Returns
+    -------
+    str
+        Columns headed ``β = ...`` (right-aligned), rows headed ``ρ = ...``.
+    """
+    header = ["", *(f"β = {beta:g}" for beta in betas)]
+    rows = [[f"ρ = {rho:g}", *(f"{summary[rho, beta][metric]:.{decimals}f}" for beta in betas)] for rho in rhos]
+    widths = [max(len(row[k]) for row in [header, *rows]) for k in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(width) if k == 0 else cell.rjust(width)
+            for k, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in [header, *rows]
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def retrain_panel(
+    X,
+    model_factory: Callable[[float, float], Autoencoder],
+    chosen: Callable[[], tuple[float, float]],
+    *,
+    max_iter: int,
+    seed: int,
+    patch_shape=(28, 28),
+):
+    """An ipywidgets panel that retrains the chosen grid point live, on a button click.
+
+    Parameters
+    ----------
+    X : ndarray of shape (m, n)
+        Training data.
+    model_factory : callable
+        ``(rho, beta) -> Autoencoder``.
+    chosen : callable
+        Returns the ``(rho, beta)`` to train, e.g. the values of the explorer's
+        sliders.
+    max_iter, seed : int
+        As for :meth:`Autoencoder.fit`; training starts from the seed's
+        initialisation, not from a warm start, and is not cached.
+    patch_shape : tuple of int, default (28, 28)
+
+    Returns
+    -------
+    ipywidgets.VBox
+        A button, an ``IntProgress`` bar advanced by the ``callback`` of
+        :meth:`Autoencoder.fit` at every iteration, a status line, and the new
+        point's two figures and metrics once trained.  Nothing trains until the
+        button is clicked.
+    """
+    import ipywidgets as widgets
+
+    button = widgets.Button(description="Retrain this point", icon="play")
+    progress = widgets.IntProgress(value=0, min=0, max=max(max_iter, 1), description="L-BFGS")
+    status = widgets.Label("Pick ρ and β above, then click to train that network from scratch.")
+    mosaic, histogram = widgets.Image(format="png"), widgets.Image(format="png")
+    table = widgets.HTML()
+
+    def on_click(_button):
+        rho, beta = chosen()
+        model = model_factory(rho, beta)
+        button.disabled, progress.value = True, 0
+        status.value = f"Training ρ = {rho:g}, β = {beta:g} ..."
+
+        def advance(iteration, params, terms):
+            progress.value = iteration
+            status.value = f"Iteration {iteration}: J = {terms['total']:.4f}"
+
+        try:
+            result = model.fit(X, max_iter=max_iter, seed=seed, callback=advance)
+        finally:
+            button.disabled = False
+        mosaic.value, histogram.value = point_figures(model, result.params, X, patch_shape=patch_shape)
+        rows = summarize(model, result.params, X)
+        table.value = (
+            "<table>"
+            + "".join(f"<tr><th>{METRIC_LABELS[name]}</th><td>{value:.3f}</td></tr>" for name, value in rows.items())
+            + "</table>"
+        )
+        status.value = f"Trained ρ = {rho:g}, β = {beta:g}: {result.n_iter} iterations ({result.message})."
+
+    button.on_click(on_click)
+    return widgets.VBox([widgets.HBox([button, progress]), status, widgets.HBox([mosaic, histogram]), table])
