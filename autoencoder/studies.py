@@ -1,0 +1,420 @@
+"""Small studies behind chapters 3–5: a β sweep, a comparison of variants, gradient checks.
+
+Each function trains through :func:`autoencoder.cache.fit_cached` (so every
+network is trained once and shared between chapters) and returns plain rows —
+lists of dicts of numbers — that the chapters format with :func:`html_table`
+or :func:`text_table`.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from .activations import ACTIVATIONS
+from .cache import fit_cached
+from .gradcheck import check_gradient
+from .metrics import near_silent_fraction, reconstruction_mse
+from .model import Autoencoder
+from .objective import loss_and_grad_reference
+from .params import Params
+from .pca import PCAResult, principal_angles
+from .sparsity import PENALTIES, SparsityPenalty
+
+__all__ = [
+    "GRADIENT_TOLERANCE",
+    "network_metrics",
+    "shift_to_target",
+    "beta_sweep",
+    "compare_variants",
+    "tiny_problem",
+    "gradient_check_rows",
+    "gradient_check_summary",
+    "error_bucket",
+    "BrokenSparsityGradient",
+    "html_table",
+    "text_table",
+]
+
+GRADIENT_TOLERANCE = 1e-7
+"""A gradient check passes when UFLDL's relative error is below this."""
+
+
+def network_metrics(model: Autoencoder, params: Params, X, reference: PCAResult | None = None) -> dict[str, float]:
+    """The numbers the chapters compare for one trained network.
+
+    Parameters
+    ----------
+    model : Autoencoder
+    params : Params
+    X : ndarray of shape (m, n)
+        The data the numbers are measured on.
+    reference : PCAResult, optional
+        When given, also measure the principal angles between the decoder's
+        column space (the rows of ``W2ᵀ``, where every reconstruction lies up to
+        the bias) and the span of ``reference.components``.
+
+    Returns
+    -------
+    dict
+        ``mean_activation`` (mean of ``ρ̂``), ``rho_hat_min`` and
+        ``rho_hat_max`` (extremes of ``ρ̂_j``), ``rho_hat_deviation``
+        (``max_j |ρ̂_j − ρ|``), ``near_silent`` (fraction of units with mean
+        absolute activation below 0.01), ``reconstruction_mse`` (mean
+        ``‖x − h‖²``), ``sparsity_term`` (``β Σ φ(ρ̂_j)``) and ``finite`` (1.0
+        when every reconstruction is finite, else 0.0); with ``reference``
+        also ``angle_median`` and ``angle_max`` (degrees) and
+        ``captured_variance_fraction`` (mean ``cos²`` of the angles: the
+        fraction of the PCA subspace the decoder spans).
+    """
+    A = model.encode(params, X)
+    H = model.reconstruct(params, X)
+    rho_hat = A.mean(axis=0)
+    finite = bool(np.isfinite(H).all() and np.isfinite(A).all())
+    with np.errstate(over="ignore", invalid="ignore"):
+        sparsity = model.effective_beta * float(np.sum(model.penalty.value(rho_hat, model.rho)))
+        out = {
+            "mean_activation": float(rho_hat.mean()),
+            "rho_hat_min": float(rho_hat.min()),
+            "rho_hat_max": float(rho_hat.max()),
+            "rho_hat_deviation": float(np.max(np.abs(rho_hat - model.rho))),
+            "near_silent": near_silent_fraction(A),
+            "reconstruction_mse": reconstruction_mse(X, H) if finite else math.inf,
+            "sparsity_term": sparsity,
+            "finite": float(finite),
+        }
+    if reference is not None:
+        angles = principal_angles(params.W2.T, reference.components)
+        out["angle_median"] = float(np.degrees(np.median(angles)))
+        out["angle_max"] = float(np.degrees(angles.max()))
+        out["captured_variance_fraction"] = float(np.mean(np.cos(angles) ** 2))
+    return out
+
+
+def shift_to_target(model: Autoencoder, params: Params, X) -> Params:
+    """Move the mean activations of an affine network to ``ρ`` through the biases alone.
+
+    For an affine hidden transfer function ``f(z) = c0 + c1 z`` the mean
+    activation is ``ρ̂ = c0 + c1 (W1 x̄ + b1)``; adding ``c = (ρ − ρ̂) / c1``
+    to ``b1`` sets it to ``ρ`` exactly, and subtracting ``W2 c1 c`` from the
+    output pre-activation bias ``b2`` leaves every reconstruction unchanged.
+    Neither bias is weight-decayed, so only the sparsity term of ``J`` moves.
+
+    Parameters
+    ----------
+    model : Autoencoder
+        With an affine hidden transfer function (``"linear"`` or ``"taylor1"``).
+    params : Params
+    X : ndarray of shape (m, n)
+
+    Returns
+    -------
+    Params
+        A new parameter vector; ``params`` is not modified.
+
+    Raises
+    ------
+    ValueError
+        If the hidden transfer function is not affine.
+    """
+    slopes = {"linear": 1.0, "taylor1": 0.25}
+    if model.activation not in slopes:
+        raise ValueError(f"shift_to_target needs an affine hidden transfer function; got {model.activation!r}")
+    rho_hat = model.mean_activation(params, X)
+    shift = (model.rho - rho_hat) / slopes[model.activation]
+    out = params.copy()
+    out.b1[...] += shift
+    out.b2[...] -= params.W2 @ (slopes[model.activation] * shift)
+    return out
+
+
+def beta_sweep(
+    make_model: Callable[[float], Autoencoder],
+    X,
+    betas: Sequence[float],
+    *,
+    max_iter: int,
+    seed: int = 0,
+    reference: PCAResult | None = None,
+    warm_start: bool = False,
+) -> list[dict[str, float]]:
+    """Train one network per sparsity weight ``β`` and measure each.
+
+    Parameters
+    ----------
+    make_model : callable
+        ``make_model(beta) -> Autoencoder``.
+    X : ndarray of shape (m, n)
+    betas : sequence of float
+        The values of ``β``, trained in this order.
+    max_iter : int
+        L-BFGS iterations per network.
+    seed : int, default 0
+        Seed of the initial weights; with ``warm_start=False`` every network
+        starts from the same point, so the runs differ only in ``β``.
+    reference : PCAResult, optional
+        Passed to :func:`network_metrics`.
+    warm_start : bool, default False
+        Start each network from the previous one's trained parameters.
+
+    Returns
+    -------
+    list of dict
+        One row per ``β``: ``beta``, ``n_iter``, ``objective`` (final ``J``)
+        and the entries of :func:`network_metrics`.
+    """
+    rows = []
+    start = None
+    for beta in betas:
+        model = make_model(float(beta))
+        result = fit_cached(model, X, max_iter=max_iter, seed=seed, params=start)
+        if warm_start:
+            start = result.params
+        row = {"beta": float(beta), "n_iter": result.n_iter, "objective": result.loss}
+        row.update(network_metrics(model, result.params, X, reference))
+        rows.append(row)
+    return rows
+
+
+def compare_variants(
+    variants: dict[str, Autoencoder], X, *, max_iter: int, seed: int = 0
+) -> tuple[list[dict], dict[str, Params]]:
+    """Train every network of ``variants`` at the same data, iterations and seed.
+
+    Parameters
+    ----------
+    variants : dict of str to Autoencoder
+        Label to configuration.
+    X : ndarray of shape (m, n)
+    max_iter, seed : int
+
+    Returns
+    -------
+    rows : list of dict
+        One per variant: ``label``, ``activation``, ``output_activation``,
+        ``sparsity``, ``n_iter`` and the entries of :func:`network_metrics`.
+    params : dict of str to Params
+        The trained parameters by label.
+    """
+    rows, trained = [], {}
+    for label, model in variants.items():
+        result = fit_cached(model, X, max_iter=max_iter, seed=seed)
+        trained[label] = result.params
+        row = {
+            "label": label,
+            "activation": model.activation,
+            "output_activation": model.output_activation,
+            "sparsity": model.sparsity,
+            "n_iter": result.n_iter,
+        }
+        row.update(network_metrics(model, result.params, X))
+        rows.append(row)
+    return rows, trained
+
+
+def tiny_problem(n_visible: int, n_hidden: int, m: int, seed: int) -> tuple[np.ndarray, Params]:
+    """The random problem of the gradient checks.
+
+    Parameters
+    ----------
+    n_visible, n_hidden, m : int
+        Inputs ``n``, hidden units ``p`` and examples.
+    seed : int
+
+    Returns
+    -------
+    X : ndarray of shape (m, n_visible)
+        Uniform in (0.05, 0.95), so that a sigmoid output can reconstruct it.
+    params : Params
+        Every weight and bias normal with standard deviation 0.3 (nonzero
+        biases, so that no term of the gradient vanishes by accident).
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0.05, 0.95, size=(m, n_visible))
+    theta = rng.normal(scale=0.3, size=2 * n_visible * n_hidden + n_visible + n_hidden)
+    return X, Params.from_flat(theta, n_visible, n_hidden)
+
+
+def gradient_check_rows(
+    *,
+    n_visible: int = 6,
+    n_hidden: int = 4,
+    m: int = 10,
+    rho: float = 0.1,
+    betas: Sequence[float] = (0.0, 3.0),
+    weight_decays: Sequence[float] = (0.0, 3e-3),
+    seed: int = 0,
+) -> list[dict]:
+    """Run :func:`check_gradient` for every combination the module accepts.
+
+    Every hidden transfer function × output transfer function × sparsity
+    penalty × ``λ`` × ``β``; combinations that :class:`Autoencoder` refuses
+    (KL with a transfer function not bounded to (0, 1)) are skipped.  All
+    checks use the same tiny random problem (data in (0.05, 0.95), parameters
+    normal with standard deviation 0.3, biases included).
+
+    Parameters
+    ----------
+    n_visible, n_hidden, m : int
+        Size of the problem.
+    rho : float
+    betas, weight_decays : sequence of float
+        The values of ``β`` and ``λ`` to combine.
+    seed : int
+
+    Returns
+    -------
+    list of dict
+        ``activation``, ``output_activation``, ``sparsity``, ``weight_decay``,
+        ``beta``, ``error`` (relative error) and ``passed``
+        (``error < GRADIENT_TOLERANCE``).
+    """
+    X, params = tiny_problem(n_visible, n_hidden, m, seed)
+    rows = []
+    for f, g, s, lam, beta in itertools.product(ACTIVATIONS, ACTIVATIONS, PENALTIES, weight_decays, betas):
+        try:
+            model = Autoencoder(
+                n_hidden, activation=f, output_activation=g, sparsity=s, rho=rho, beta=beta, weight_decay=lam
+            )
+        except ValueError:
+            continue
+        error = check_gradient(model, params, X)
+        rows.append(
+            {
+                "activation": f,
+                "output_activation": g,
+                "sparsity": s,
+                "weight_decay": float(lam),
+                "beta": float(beta),
+                "error": error,
+                "passed": error < GRADIENT_TOLERANCE,
+            }
+        )
+    return rows
+
+
+def gradient_check_summary(rows: Sequence[dict]) -> list[list[str]]:
+    """Tabulate :func:`gradient_check_rows` by transfer functions and penalty.
+
+    Returns
+    -------
+    list of list of str
+        A header row ``["f", "g", <penalties>...]`` then one row per pair of
+        transfer functions; each cell reads ``"passed/checked"`` (``"—"`` when
+        the module refuses that combination).
+    """
+    penalties = list(dict.fromkeys(r["sparsity"] for r in rows))
+    cells: dict[tuple, list[bool]] = {}
+    for r in rows:
+        cells.setdefault((r["activation"], r["output_activation"], r["sparsity"]), []).append(r["passed"])
+    pairs = list(dict.fromkeys((r["activation"], r["output_activation"]) for r in rows))
+    table = [["f (hidden)", "g (output)", *penalties]]
+    for f, g in pairs:
+        row = [f, g]
+        for s in penalties:
+            checks = cells.get((f, g, s))
+            row.append("—" if checks is None else f"{sum(checks)}/{len(checks)}")
+        table.append(row)
+    return table
+
+
+def error_bucket(error: float) -> str:
+    """An order-of-magnitude bound on a relative error, stable under tiny changes.
+
+    Returns
+    -------
+    str
+        ``"< 1e{k}"`` for the smallest integer ``k`` with ``error < 10**k``
+        (the next power of ten above ``error``); ``"0"`` for zero.
+    """
+    if error == 0:
+        return "0"
+    if not np.isfinite(error):
+        return str(error)
+    return f"< 1e{math.floor(math.log10(error)) + 1}"
+
+
+def _zero_derivative(rho_hat, rho):
+    return np.zeros_like(rho_hat)
+
+
+class BrokenSparsityGradient:
+    """A model whose gradient drops the sparsity term ``β φ'(ρ̂)`` of ``δ²``.
+
+    Its objective is that of ``model``; its gradient comes from
+    :func:`autoencoder.objective.loss_and_grad_reference` with the penalty's
+    derivative replaced by zero — the mistake of backpropagating the plain
+    autoencoder while adding the sparsity penalty to ``J``.
+    :func:`autoencoder.check_gradient` accepts it in place of an
+    :class:`Autoencoder`.
+
+    Parameters
+    ----------
+    model : Autoencoder
+    """
+
+    def __init__(self, model: Autoencoder):
+        self.model = model
+        self._penalty: SparsityPenalty = replace(model.penalty, derivative=_zero_derivative)
+
+    def loss_and_grad(self, params: Params, X) -> tuple[float, Params]:
+        """``J`` (correct) and the gradient without the sparsity term of ``δ²``."""
+        m = self.model
+        X = np.asarray(X, dtype=np.float64)
+        _, grad = loss_and_grad_reference(
+            m.f, m.g, self._penalty, m.rho, m.effective_beta, m.weight_decay, params.astype(np.float64), X
+        )
+        return m.loss_and_grad(params, X)[0], grad
+
+
+def _cells(rows: Sequence[Sequence]) -> list[list[str]]:
+    return [[str(c) for c in row] for row in rows]
+
+
+def html_table(rows: Sequence[Sequence], caption: str | None = None) -> str:
+    """An HTML table from rows of already formatted cells; the first row is the header.
+
+    Parameters
+    ----------
+    rows : sequence of sequence
+        Cells are converted with ``str`` and escaped.
+    caption : str, optional
+
+    Returns
+    -------
+    str
+    """
+    rows = _cells(rows)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def text_table(rows: Sequence[Sequence]) -> str:
+    """A plain text table with aligned columns; the first row is the header.
+
+    Parameters
+    ----------
+    rows : sequence of sequence
+        Cells are converted with ``str``.
+
+    Returns
+    -------
+    str
+    """
+    rows = _cells(rows)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+
+    def line(r):
+        return "  ".join(
+            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(rows[0]), rule, *(line(r) for r in rows[1:])])
