@@ -31,7 +31,7 @@ test: book
 # Re-execute the committed notebooks in place with their default parameters.
 notebooks: data
 	for nb in notebooks/[0-9][0-9]_*.ipynb; do \
-	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=1800 $$nb || exit 1; \
+	  $(VENV)/bin/jupyter execute --inplace --timeout=1800 $$nb || exit 1; \
 	done
 
 bench: setup
