@@ -17,9 +17,11 @@ work:
 * **Biases inside the products.**  ``a2`` is stored with a column of ones, so
   ``[a2 1] [W2 b2]ᵀ`` gives ``z3`` with its bias and ``δ3ᵀ [a2 1]`` gives
   ``[∇W2 ∇b2]`` in one product each.
-* **The sigmoid from ``exp``.**  ``σ(z) = 1 / (1 + exp(-z))`` with ``-z``
-  taken from products with negated weights: NumPy's vectorized ``exp`` is
-  several times faster than ``scipy.special.expit``.
+* **The sigmoid from ``exp``.**  ``σ(z) = 1 / (1 + exp(-z))``, where ``-z``
+  comes for free: ``-z2 = -b1 - X W1ᵀ`` is the bias pass itself, and ``-z3``
+  is the product with ``-[W2 b2]``.  NumPy's vectorized ``exp`` makes this
+  several times faster than ``scipy.special.expit``; the derivative is
+  ``σ'(z) = σ(z) (1 - σ(z))``, so ``z2`` and ``z3`` are not kept.
 * **One worker per core.**  NumPy's elementwise loops run on one core while
   BLAS runs on all of them, so the examples are split between ``workers``
   threads, each running single-threaded BLAS and its own elementwise work;
@@ -32,7 +34,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -54,7 +56,6 @@ DEFAULT_BLOCK_ROWS = 1024
 TILE_BYTES = 256 * 1024
 """Target size of one (rows, n) tile of the elementwise work (a fraction of a core's L2 cache)."""
 
-PRODUCT_PER_TILE = True
 MIN_ROWS_PER_WORKER = 256
 """Below this many examples per worker, extra workers cost more than they save."""
 
@@ -101,8 +102,9 @@ class _WorkerBuffers:
         self.gW1 = np.empty((p, n), dtype)  # Σ δ2ᵀ x
         self.gW2b2 = np.empty((n, p + 1), dtype)  # Σ δ3ᵀ [a2 1] = [Σ δ3ᵀ a2, Σ δ3]
         self.gb1 = np.empty(p, dtype)  # Σ δ2
-        self.gW1_block = np.empty((p, n), dtype)
-        self.gW2b2_block = np.empty((n, p + 1), dtype)
+        product = np.empty(n * (p + 1), dtype)  # one block's gradient product, before it is added
+        self.gW1_block = product[: p * n].reshape(p, n)
+        self.gW2b2_block = product.reshape(n, p + 1)
         self.a2_sum = np.empty(p, dtype)  # Σ a2 over this worker's examples
         self.sq_error = 0.0  # Σ ‖h - x‖² over this worker's examples
 
@@ -119,6 +121,9 @@ class Workspace:
     workers : int, optional
         Threads that share the examples.  Default: as many as NumPy's BLAS
         has threads (and cores are available), fewer when ``m`` is small.
+    tile_rows : int, optional
+        Examples per tile of the elementwise output-layer work.  Default:
+        as many as fit in :data:`TILE_BYTES`.
 
     Notes
     -----
@@ -128,7 +133,14 @@ class Workspace:
     (block_rows, n) blocks and four (n, p) gradient buffers.
     """
 
-    def __init__(self, X: np.ndarray, n_hidden: int, block_rows: int = DEFAULT_BLOCK_ROWS, workers: int | None = None):
+    def __init__(
+        self,
+        X: np.ndarray,
+        n_hidden: int,
+        block_rows: int = DEFAULT_BLOCK_ROWS,
+        workers: int | None = None,
+        tile_rows: int | None = None,
+    ):
         m, n = X.shape
         p = n_hidden
         dtype = X.dtype
@@ -138,12 +150,13 @@ class Workspace:
             workers = min(blas_threads(), _available_cores(), max(1, m // MIN_ROWS_PER_WORKER))
         self.workers = max(1, min(int(workers), m))
         self.block_rows = max(1, min(block_rows, -(-m // self.workers)))
-        self.tile_rows = max(1, min(self.block_rows, TILE_BYTES // (n * dtype.itemsize)))
+        if tile_rows is None:
+            tile_rows = TILE_BYTES // (n * dtype.itemsize)
+        self.tile_rows = max(1, min(self.block_rows, tile_rows))
         self.a2_ones = np.empty((m, p + 1), dtype)  # [a2 1]: hidden activations and a column of ones
         self.a2_ones[:, p] = 1
         self.a2 = self.a2_ones[:, :p]
         self.z2 = None  # hidden pre-activations, allocated for transfers that need them
-        self.w1_neg = np.empty((p, n), dtype)  # -W1
         self.w2_b2 = np.empty((n, p + 1), dtype)  # [W2 b2], negated for a sigmoid output
         bounds = np.linspace(0, m, self.workers + 1).round().astype(int)
         self.row_ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
@@ -156,9 +169,9 @@ class Workspace:
     @property
     def nbytes(self) -> int:
         """Bytes held by the buffers."""
-        arrays = [self.a2_ones, self.z2, self.w1_neg, self.w2_b2]
-        arrays += [a for b in self.buffers for a in vars(b).values() if isinstance(a, np.ndarray)]
-        return sum(a.nbytes for a in arrays if a is not None)
+        arrays = [self.a2_ones, self.z2, self.w2_b2] + [a for b in self.buffers for a in vars(b).values()]
+        owners = {id(a.base if a.base is not None else a): a for a in arrays if isinstance(a, np.ndarray)}
+        return sum((a.base if a.base is not None else a).nbytes for a in owners.values())
 
 
 # -- the transfer functions, in place ---------------------------------------------------------------
@@ -203,9 +216,10 @@ class _Evaluation:
     X: np.ndarray
     W1: np.ndarray
     b1: np.ndarray
+    minus_b1: np.ndarray
     W2: np.ndarray
     ws: Workspace
-    sparse_grad: np.ndarray | None = None
+    sparse_grad: np.ndarray | None = None  # β φ'(ρ̂), once ρ̂ is known
 
     def blocks(self, lo, hi):
         step = self.ws.block_rows
@@ -219,8 +233,8 @@ def _hidden_rows(ev: _Evaluation, lo: int, hi: int, buf: _WorkerBuffers):
     for start, stop in ev.blocks(lo, hi):
         xb, a2b = ev.X[start:stop], ws.a2[start:stop]
         if f.name == "sigmoid":
-            np.matmul(xb, ws.w1_neg.T, out=a2b)  # -X W1ᵀ
-            a2b -= ev.b1  # -z2
+            np.matmul(xb, ev.W1.T, out=a2b)
+            np.subtract(ev.minus_b1, a2b, out=a2b)  # -z2 = -b1 - X W1ᵀ
             _sigmoid_of_negated(a2b)
         else:
             z2b = ws.z2[start:stop] if f.needs_input else a2b
@@ -231,11 +245,13 @@ def _hidden_rows(ev: _Evaluation, lo: int, hi: int, buf: _WorkerBuffers):
         buf.a2_sum += a2b.sum(axis=0)
 
 
-def _output_tile(ev: _Evaluation, a2t, xt, out, tmp, z3):
-    """``δ3 = (h - x) ⊙ g'(z3)`` into ``out`` for one tile; returns ``Σ ‖h - x‖²``."""
-    g = ev.g
-    if PRODUCT_PER_TILE:
-        np.matmul(a2t, ev.ws.w2_b2.T, out=out)  # z3 = [a2 1] [W2 b2]ᵀ (negated for a sigmoid)
+def _output_tile(g, xt, out, tmp, z3):
+    """``out``: ``z3`` (``-z3`` for a sigmoid) in, ``δ3 = (h - x) ⊙ g'(z3)`` out; returns ``Σ ‖h - x‖²``.
+
+    One tile of examples: ``xt``, ``out`` and the scratch ``tmp`` (and
+    ``z3``, kept for transfers whose derivative needs it) have ``tile_rows``
+    rows or fewer, small enough to stay in cache across the passes.
+    """
     if g.name == "sigmoid":
         _sigmoid_of_negated(out)  # h
         np.subtract(1, out, out=tmp)
@@ -269,13 +285,13 @@ def _backprop_rows(ev: _Evaluation, lo: int, hi: int, buf: _WorkerBuffers):
         rows = stop - start
         xb, a2b, a2_ones_b = ev.X[start:stop], ws.a2[start:stop], ws.a2_ones[start:stop]
         out, d2, fprime = buf.out[:rows], buf.d2[:rows], buf.fprime[:rows]
-        # Output layer, tile by tile: z3 = a2 W2ᵀ + b2, h = g(z3), δ3 = (h - x) ⊙ g'(z3).
-        if not PRODUCT_PER_TILE:
-            np.matmul(a2_ones_b, ws.w2_b2.T, out=out)
+        # Output layer: z3 = [a2 1] [W2 b2]ᵀ (negated for a sigmoid), then tile by tile
+        # h = g(z3) and δ3 = (h - x) ⊙ g'(z3).
+        np.matmul(a2_ones_b, ws.w2_b2.T, out=out)
         for t in range(0, rows, tile):
             u = min(t + tile, rows)
             z3 = None if buf.z3 is None else buf.z3[: u - t]
-            buf.sq_error += _output_tile(ev, a2_ones_b[t:u], xb[t:u], out[t:u], buf.tmp[: u - t], z3)
+            buf.sq_error += _output_tile(g, xb[t:u], out[t:u], buf.tmp[: u - t], z3)
         # [∇W2 ∇b2] += δ3ᵀ [a2 1].
         np.matmul(out.T, a2_ones_b, out=buf.gW2b2_block)
         buf.gW2b2 += buf.gW2b2_block
@@ -354,11 +370,10 @@ def loss_and_grad(
     W1, b1, W2, b2 = params.W1, params.b1, params.W2, params.b2
     if f.needs_input and ws.z2 is None:
         ws.z2 = np.empty((m, p), X.dtype)
-    np.negative(W1, out=ws.w1_neg)
     sign = -1 if g.name == "sigmoid" else 1
     np.multiply(W2, sign, out=ws.w2_b2[:, :p])
     np.multiply(b2, sign, out=ws.w2_b2[:, p])
-    ev = _Evaluation(f, g, X, W1, b1, W2, ws)
+    ev = _Evaluation(f, g, X, W1, b1, -b1, W2, ws)
 
     with _blas_controller().limit(limits=1) if ws.workers > 1 else nullcontext():
         # Hidden layer for all examples, then ρ̂ and the sparsity term.
@@ -366,7 +381,7 @@ def loss_and_grad(
         rho_hat = sum(buf.a2_sum for buf in ws.buffers) / m
         if beta:
             sparsity = beta * float(np.sum(penalty.value(rho_hat, rho)))
-            ev = _Evaluation(f, g, X, W1, b1, W2, ws, (beta * penalty.derivative(rho_hat, rho)).astype(X.dtype))
+            ev = replace(ev, sparse_grad=(beta * penalty.derivative(rho_hat, rho)).astype(X.dtype))
         else:
             sparsity = 0.0
         # Output layer and backpropagation.
@@ -398,9 +413,9 @@ def _collect_gradient(ws: Workspace, params: Params, weight_decay: float, grad: 
         gb2 += buf.gW2b2[:, p]
     flat = grad.flat
     flat *= 1.0 / m
-    if weight_decay:
-        gW1 += weight_decay * params.W1
-        gW2 += weight_decay * params.W2
+    if weight_decay:  # + λ W, through the first worker's block buffers (no temporaries)
+        gW1 += np.multiply(params.W1, weight_decay, out=first.gW1_block)
+        gW2 += np.multiply(params.W2, weight_decay, out=first.gW2b2_block[:, :p])
 
 
 @contextmanager

@@ -377,18 +377,27 @@ class Autoencoder:
             params = self._check_params(params, X).copy()
         state = _fast.Workspace(X, self.n_hidden)
         args = self._terms_args()
-        work = Params.zeros(n, self.n_hidden, X.dtype)
+        # L-BFGS-B works in float64: a float64 model is evaluated at the optimizer's own vector and
+        # hands back its own gradient; a float32 one goes through float32 copies.
+        in_float64 = X.dtype == np.float64
+        work = None if in_float64 else Params.zeros(n, self.n_hidden, X.dtype)
         grad = Params.zeros(n, self.n_hidden, X.dtype)
-        grad64 = np.empty(grad.flat.shape)
+        grad64 = grad.flat if in_float64 else np.empty(grad.flat.shape)
+        last_x = np.empty(grad.flat.shape)  # the point of the latest evaluation
         timing = {"objective": 0.0, "evals": 0}
-        last = {"x": None, "terms": None}
+        last = {"terms": None}
 
         def objective(theta):
             t0 = time.perf_counter()
-            work.flat[...] = theta
-            loss, terms = _fast.loss_and_grad(*args, work, X, grad, workspace=state, terms=True)
-            grad64[...] = grad.flat
-            last["x"] = theta.copy()
+            if in_float64:
+                point = Params.from_flat(theta, n, self.n_hidden)
+            else:
+                work.flat[...] = theta
+                point = work
+            loss, terms = _fast.loss_and_grad(*args, point, X, grad, workspace=state, terms=True)
+            if not in_float64:
+                grad64[...] = grad.flat
+            np.copyto(last_x, theta)
             last["terms"] = terms
             timing["objective"] += time.perf_counter() - t0
             timing["evals"] += 1
@@ -401,7 +410,7 @@ class Autoencoder:
 
         def on_iteration(intermediate_result):
             theta = intermediate_result.x
-            if last["x"] is None or not np.array_equal(theta, last["x"]):
+            if not np.array_equal(theta, last_x):
                 objective(theta)
             for k in TERMS:
                 history[k].append(last["terms"][k])

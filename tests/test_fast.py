@@ -1,0 +1,170 @@
+"""The blocked, multi-worker objective of ``autoencoder._fast``: its code paths, dtypes, buffers and memory.
+
+``tests/test_gradients.py`` checks every configuration against the reference
+objective; here each new code path (blocks, tiles, workers, the workspace
+reused across calls and configurations, float32, saturated sigmoids) is
+checked against it too, and the peak memory of one evaluation is bounded.
+"""
+
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+from autoencoder import Autoencoder, Params, _fast
+from autoencoder.objective import loss_and_grad_reference
+
+UFLDL = Autoencoder(7, rho=0.1, beta=3.0, weight_decay=3e-3)
+TAYLOR = Autoencoder(7, activation="taylor3", output_activation="taylor5", sparsity="l2", rho=0.4, beta=0.5)
+LINEAR_DECODER = Autoencoder(7, output_activation="linear", sparsity="l1", rho=0.2, beta=1.0)
+MODELS = [UFLDL, TAYLOR, LINEAR_DECODER]
+
+
+def _problem(model, m, n, rng, dtype=np.float64):
+    X = rng.uniform(0.02, 0.98, size=(m, n)).astype(dtype)
+    params = model.init_params(n, seed=5, dtype=dtype)
+    params.b1[...] = rng.normal(scale=0.3, size=model.n_hidden)
+    params.b2[...] = rng.normal(scale=0.3, size=n)
+    return X, params
+
+
+def _fast_eval(model, params, X, **workspace_options):
+    grad = Params.zeros(X.shape[1], model.n_hidden, X.dtype)
+    ws = _fast.Workspace(X, model.n_hidden, **workspace_options)
+    loss = _fast.loss_and_grad(*model._terms_args(), params, X, grad, workspace=ws)
+    return loss, grad
+
+
+def _assert_agrees(loss, grad, loss_ref, grad_ref, rtol):
+    assert loss == pytest.approx(loss_ref, rel=rtol)
+    scale = np.abs(grad_ref.flat).max()
+    np.testing.assert_allclose(grad.flat, grad_ref.flat, rtol=rtol, atol=rtol * 1e-2 * scale)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=["ufldl", "taylor", "linear-decoder"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"workers": 1},
+        {"workers": 2},
+        {"workers": 3, "block_rows": 4, "tile_rows": 3},
+        {"workers": 2, "block_rows": 16, "tile_rows": 1},
+        {"workers": 1, "block_rows": 1000, "tile_rows": 1000},
+    ],
+    ids=lambda o: "-".join(f"{k}{v}" for k, v in o.items()),
+)
+def test_blocks_tiles_and_workers_agree_with_reference(model, options, rng):
+    X, params = _problem(model, 53, 11, rng)
+    loss_ref, grad_ref = loss_and_grad_reference(*model._terms_args(), params, X)
+    loss, grad = _fast_eval(model, params, X, **options)
+    _assert_agrees(loss, grad, loss_ref, grad_ref, rtol=1e-12)
+
+
+def test_more_workers_than_examples(rng):
+    X, params = _problem(UFLDL, 3, 5, rng)
+    loss_ref, grad_ref = loss_and_grad_reference(*UFLDL._terms_args(), params, X)
+    loss, grad = _fast_eval(UFLDL, params, X, workers=8)
+    _assert_agrees(loss, grad, loss_ref, grad_ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=["ufldl", "taylor", "linear-decoder"])
+def test_float32_agrees_with_float64_reference(model, rng):
+    X, params = _problem(model, 300, 20, rng)
+    loss_ref, grad_ref = loss_and_grad_reference(*model._terms_args(), params, X)
+    loss, grad = _fast_eval(model, params.astype(np.float32), X.astype(np.float32), workers=2, block_rows=64)
+    assert grad.dtype == np.float32
+    _assert_agrees(loss, grad, loss_ref, grad_ref, rtol=2e-5)
+
+
+def test_workspace_is_reused_across_points_and_configurations(rng):
+    X, params = _problem(UFLDL, 40, 9, rng)
+    ws = _fast.Workspace(X, 7, block_rows=8, workers=2)
+    buffers = (ws.a2_ones, ws.buffers[0].out, ws.buffers[1].gW1)
+    for model in (UFLDL, TAYLOR, UFLDL, LINEAR_DECODER):
+        for step in range(2):
+            point = params.copy()
+            point.flat[...] += 0.05 * step * rng.normal(size=point.flat.shape)
+            grad = Params.zeros(9, 7)
+            grad.flat[...] = np.nan  # overwritten, never read
+            loss = _fast.loss_and_grad(*model._terms_args(), point, X, grad, workspace=ws)
+            loss_ref, grad_ref = loss_and_grad_reference(*model._terms_args(), point, X)
+            _assert_agrees(loss, grad, loss_ref, grad_ref, rtol=1e-12)
+    assert (ws.a2_ones, ws.buffers[0].out, ws.buffers[1].gW1) == buffers
+    assert ws.z2 is not None  # allocated once the Taylor model needed it
+
+
+def test_unfit_workspace_is_replaced(rng):
+    X, params = _problem(UFLDL, 30, 9, rng)
+    small = _fast.Workspace(X[:10], 7)
+    grad = Params.zeros(9, 7)
+    loss = _fast.loss_and_grad(*UFLDL._terms_args(), params, X, grad, workspace=small)
+    loss_ref, grad_ref = loss_and_grad_reference(*UFLDL._terms_args(), params, X)
+    _assert_agrees(loss, grad, loss_ref, grad_ref, rtol=1e-12)
+    assert not small.fits(X, 7) and small.fits(X[:10], 7)
+
+
+def test_loss_terms_are_returned(rng):
+    X, params = _problem(UFLDL, 30, 9, rng)
+    grad = Params.zeros(9, 7)
+    loss, terms = _fast.loss_and_grad(*UFLDL._terms_args(), params, X, grad, terms=True)
+    assert terms == pytest.approx(UFLDL.loss_terms(params, X), rel=1e-12)
+    assert terms["total"] == loss
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_saturated_sigmoids_are_exact_and_silent(workers, rng):
+    X, params = _problem(UFLDL, 40, 9, rng)
+    params.b1[:3] = -1000.0  # exp(-z) overflows: σ = 0 exactly
+    params.b1[3:5] = 1000.0  # σ = 1 exactly
+    params.b2[:2] = -800.0
+    loss_ref, grad_ref = loss_and_grad_reference(*UFLDL._terms_args(), params, X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss, grad = _fast_eval(UFLDL, params, X, workers=workers, block_rows=8)
+    assert np.isfinite(loss) and np.isfinite(grad.flat).all()
+    _assert_agrees(loss, grad, loss_ref, grad_ref, rtol=1e-12)
+
+
+def test_blas_threads_are_restored(rng):
+    X, params = _problem(UFLDL, 600, 9, rng)
+    before = _fast.blas_threads()
+    _fast_eval(UFLDL, params, X, workers=2)
+    assert _fast.blas_threads() == before
+
+
+def test_workers_default_to_one_for_few_examples(rng):
+    X, _ = _problem(UFLDL, 20, 9, rng)
+    assert _fast.Workspace(X, 7).workers == 1
+
+
+def test_workers_and_blocks_do_not_change_the_result_beyond_rounding(rng):
+    X, params = _problem(UFLDL, 500, 30, rng)
+    loss1, grad1 = _fast_eval(UFLDL, params, X, workers=1, block_rows=500)
+    loss2, grad2 = _fast_eval(UFLDL, params, X, workers=2, block_rows=37, tile_rows=5)
+    assert loss2 == pytest.approx(loss1, rel=1e-14)
+    np.testing.assert_allclose(grad2.flat, grad1.flat, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_peak_extra_memory_is_the_hidden_layer_and_a_few_blocks(dtype):
+    # m = 16,000 MNIST-shaped examples, p = 196: X is 100 MB in float64.  One evaluation,
+    # its workspace and gradient included, must stay under half of that, and above the
+    # workspace it may allocate only small temporaries (no array of shape (m, n) or (m, p)).
+    m, n, p = 16_000, 784, 196
+    model = Autoencoder(p)
+    X = np.random.default_rng(0).random((m, n)).astype(dtype)
+    params = model.init_params(n, dtype=dtype)
+    tracemalloc.start()
+    try:
+        ws = _fast.Workspace(X, p, block_rows=256, workers=2)
+        grad = Params.zeros(n, p, dtype)
+        workspace_bytes = tracemalloc.get_traced_memory()[0]
+        _fast.loss_and_grad(*model._terms_args(), params, X, grad, workspace=ws)
+        _fast.loss_and_grad(*model._terms_args(), params, X, grad, workspace=ws)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert workspace_bytes >= ws.nbytes
+    assert peak <= 0.5 * X.nbytes
+    assert peak - workspace_bytes <= 0.01 * X.nbytes
