@@ -1,0 +1,135 @@
+"""Composite figures and the measures they are described by (chapters 2 and 6).
+
+:func:`plot_mosaic_panels` draws several feature mosaics side by side (or in a
+grid, as the paper's Figure 1); :func:`plot_principal_angles` draws the
+principal angles between learned subspaces and a reference one; and
+:func:`effective_area` with :func:`localized_fraction` put a number on what
+the eye sees in a mosaic: whether features are local strokes or spread over
+the whole image.  Imported by notebooks, never by the numerical modules.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .plotting import plot_mosaic
+
+__all__ = [
+    "effective_area",
+    "localized_fraction",
+    "plot_mosaic_panels",
+    "plot_principal_angles",
+    "LOCALIZED_AREA",
+]
+
+LOCALIZED_AREA = 0.1
+"""A feature whose effective area is below this fraction of the image is called localized."""
+
+
+def effective_area(W) -> np.ndarray:
+    """The number of pixels each feature effectively uses (its participation ratio).
+
+    For a row ``w`` this is ``(Σ w_i²)² / Σ w_i⁴``: it equals ``k`` for a
+    feature spread evenly over ``k`` pixels (with any signs) and is small for
+    a feature concentrated on a few pixels, such as a pen stroke.
+
+    Parameters
+    ----------
+    W : ndarray of shape (k, n)
+        One feature per row.
+
+    Returns
+    -------
+    ndarray of shape (k,)
+        Values in ``[1, n]``; a row of zeros gets 0.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim != 2:
+        raise ValueError(f"W must be a 2-D array with one feature per row; got shape {W.shape}")
+    energy = np.sum(W**2, axis=1)
+    fourth = np.sum(W**4, axis=1)
+    return np.divide(energy**2, fourth, out=np.zeros_like(energy), where=fourth > 0)
+
+
+def localized_fraction(W, threshold: float = LOCALIZED_AREA) -> float:
+    """Fraction of features whose :func:`effective_area` is below ``threshold`` of the image.
+
+    Parameters
+    ----------
+    W : ndarray of shape (k, n)
+        One feature per row.
+    threshold : float, default LOCALIZED_AREA
+        Fraction of the ``n`` pixels, in (0, 1].
+    """
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must lie in (0, 1]; got {threshold!r}")
+    W = np.asarray(W, dtype=np.float64)
+    return float(np.mean(effective_area(W) < threshold * W.shape[1]))
+
+
+def plot_mosaic_panels(panels, n_rows=1, patch_shape=(28, 28), panel_size=3.6, n_cols=None, suptitle=None):
+    """Several feature mosaics in a grid, one titled panel per entry.
+
+    Parameters
+    ----------
+    panels : dict of str to ndarray of shape (k, h * w)
+        Panel title to features (one per row), drawn in this order, each
+        feature scaled to its own range (:func:`autoencoder.plotting.plot_mosaic`).
+    n_rows : int, default 1
+        Rows of panels; the panels fill the grid row by row.
+    patch_shape : tuple of int, default (28, 28)
+    panel_size : float, default 3.6
+        Width and height of one panel in inches.
+    n_cols : int, optional
+        Features per row of each mosaic (default: a square).
+    suptitle : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not panels:
+        raise ValueError("panels must hold at least one mosaic")
+    n_panels = len(panels)
+    grid_cols = int(np.ceil(n_panels / n_rows))
+    fig, axes = plt.subplots(
+        n_rows, grid_cols, figsize=(panel_size * grid_cols, panel_size * n_rows + 0.4), squeeze=False
+    )
+    for ax, (title, W) in zip(list(axes.flat)[:n_panels], panels.items(), strict=True):
+        plot_mosaic(W, patch_shape, ax=ax, title=title, n_cols=n_cols)
+    for ax in list(axes.flat)[n_panels:]:
+        ax.set_axis_off()
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def plot_principal_angles(angles, ax=None, title="Principal angles to the PCA subspace"):
+    """Principal angles (radians) of one or more subspaces, in degrees, sorted.
+
+    Parameters
+    ----------
+    angles : dict of str to ndarray
+        Label to the angles in radians, as :func:`autoencoder.principal_angles`
+        returns them.
+    ax : matplotlib.axes.Axes, optional
+    title : str
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    for label, values in angles.items():
+        degrees = np.sort(np.degrees(np.asarray(values, dtype=np.float64)))
+        ax.plot(np.arange(1, degrees.size + 1), degrees, label=label, lw=1.8)
+    ax.set_xlabel("index of the principal angle (sorted)")
+    ax.set_ylabel("angle (degrees)")
+    ax.set_ylim(0, 90)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax

@@ -1,0 +1,69 @@
+"""Composite figures and the localization measure of the feature chapters."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from autoencoder.figures import (  # noqa: E402
+    effective_area,
+    localized_fraction,
+    plot_mosaic_panels,
+    plot_principal_angles,
+)
+
+
+def test_effective_area_counts_the_pixels_of_an_even_feature_with_any_signs():
+    W = np.zeros((3, 10))
+    W[0, :4] = [1, -1, 1, -1]  # four pixels, equal magnitude
+    W[1, :] = 2.5  # all ten
+    W[2, 7] = -3  # one
+    np.testing.assert_allclose(effective_area(W), [4, 10, 1])
+
+
+def test_effective_area_is_scale_invariant_and_bounded(rng):
+    W = rng.normal(size=(5, 30))
+    area = effective_area(W)
+    np.testing.assert_allclose(effective_area(7.0 * W), area)
+    assert np.all((area >= 1) & (area <= 30))
+
+
+def test_effective_area_of_a_zero_row_is_zero():
+    assert effective_area(np.zeros((1, 5)))[0] == 0
+    with pytest.raises(ValueError, match="2-D"):
+        effective_area(np.ones(5))
+
+
+def test_localized_fraction_separates_strokes_from_global_patterns(rng):
+    strokes = np.zeros((4, 100))
+    for i in range(4):
+        strokes[i, 10 * i : 10 * i + 5] = rng.uniform(0.5, 1.0, size=5)
+    spread = rng.normal(size=(4, 100))
+    W = np.vstack([strokes, spread])
+    assert localized_fraction(W, threshold=0.1) == pytest.approx(0.5)
+    assert localized_fraction(strokes) == 1.0
+    with pytest.raises(ValueError, match="threshold"):
+        localized_fraction(W, threshold=0)
+
+
+def test_mosaic_panels_fill_a_grid_and_hide_empty_slots(rng):
+    panels = {name: rng.normal(size=(4, 9)) for name in "abc"}
+    fig = plot_mosaic_panels(panels, n_rows=2, patch_shape=(3, 3))
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes[:3]] == ["a", "b", "c"]
+    assert not axes[3].axison
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least one"):
+        plot_mosaic_panels({})
+
+
+def test_principal_angle_plot_draws_one_sorted_curve_per_subspace():
+    ax = plot_principal_angles({"x": np.array([0.3, 0.1]), "y": np.array([np.pi / 2, 0.0])})
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["x", "y"]
+    np.testing.assert_allclose(lines[0].get_ydata(), np.degrees([0.1, 0.3]))
+    np.testing.assert_allclose(lines[1].get_ydata(), [0, 90])
+    plt.close(ax.figure)
