@@ -219,6 +219,7 @@ class _Evaluation:
     minus_b1: np.ndarray
     W2: np.ndarray
     ws: Workspace
+    decay_times_m: float  # λ m: the first worker starts from λ m W, so that the workers' sums add up to m ∇W
     sparse_grad: np.ndarray | None = None  # β φ'(ρ̂), once ρ̂ is known
 
     def blocks(self, lo, hi):
@@ -275,10 +276,7 @@ def _backprop_rows(ev: _Evaluation, lo: int, hi: int, buf: _WorkerBuffers):
     """``δ3``, ``δ2`` and their gradient products for examples ``lo:hi``, accumulated into ``buf``."""
     ws, f, g = ev.ws, ev.f, ev.g
     tile = ws.tile_rows
-    buf.gW1[...] = 0
-    buf.gW2b2[...] = 0
-    buf.gb1[...] = 0
-    buf.sq_error = 0.0
+    fresh = _start_sums(ev, buf)
     if g.needs_input and buf.z3 is None:
         buf.z3 = np.empty_like(buf.tmp)
     for start, stop in ev.blocks(lo, hi):
@@ -293,8 +291,7 @@ def _backprop_rows(ev: _Evaluation, lo: int, hi: int, buf: _WorkerBuffers):
             z3 = None if buf.z3 is None else buf.z3[: u - t]
             buf.sq_error += _output_tile(g, xb[t:u], out[t:u], buf.tmp[: u - t], z3)
         # [∇W2 ∇b2] += δ3ᵀ [a2 1].
-        np.matmul(out.T, a2_ones_b, out=buf.gW2b2_block)
-        buf.gW2b2 += buf.gW2b2_block
+        _add_product(out.T, a2_ones_b, buf.gW2b2, buf.gW2b2_block, fresh)
         # δ2 = (δ3 W2 + β φ'(ρ̂)) ⊙ f'(z2).
         np.matmul(out, ev.W2, out=d2)
         if ev.sparse_grad is not None:
@@ -302,9 +299,38 @@ def _backprop_rows(ev: _Evaluation, lo: int, hi: int, buf: _WorkerBuffers):
         z2b = ws.z2[start:stop] if f.needs_input else None
         _times_derivative(f, z2b, a2b, d2, fprime)
         # ∇W1 += δ2ᵀ x, ∇b1 += Σ δ2.
-        np.matmul(d2.T, xb, out=buf.gW1_block)
-        buf.gW1 += buf.gW1_block
-        buf.gb1 += d2.sum(axis=0)
+        _add_product(d2.T, xb, buf.gW1, buf.gW1_block, fresh)
+        if fresh:
+            np.sum(d2, axis=0, out=buf.gb1)
+        else:
+            buf.gb1 += d2.sum(axis=0)
+        fresh = False
+
+
+def _start_sums(ev: _Evaluation, buf: _WorkerBuffers) -> bool:
+    """Start a worker's sums; True when its first block's products are to overwrite them.
+
+    The first worker starts its weight sums from ``λ m W`` (weight decay on),
+    every other sum starts from the first block's product.
+    """
+    buf.sq_error = 0.0
+    if buf is not ev.ws.buffers[0] or not ev.decay_times_m:
+        return True
+    p = ev.ws.shape[2]
+    np.multiply(ev.W1, ev.decay_times_m, out=buf.gW1)
+    np.multiply(ev.W2, ev.decay_times_m, out=buf.gW2b2[:, :p])
+    buf.gW2b2[:, p] = 0
+    buf.gb1[...] = 0
+    return False
+
+
+def _add_product(a, b, total, scratch, fresh: bool):
+    """``total = a @ b`` when ``fresh``, else ``total += a @ b`` through ``scratch``."""
+    if fresh:
+        np.matmul(a, b, out=total)
+    else:
+        np.matmul(a, b, out=scratch)
+        total += scratch
 
 
 def _quietly(task, *args):
@@ -373,7 +399,7 @@ def loss_and_grad(
     sign = -1 if g.name == "sigmoid" else 1
     np.multiply(W2, sign, out=ws.w2_b2[:, :p])
     np.multiply(b2, sign, out=ws.w2_b2[:, p])
-    ev = _Evaluation(f, g, X, W1, b1, -b1, W2, ws)
+    ev = _Evaluation(f, g, X, W1, b1, -b1, W2, ws, weight_decay * m)
 
     with _blas_controller().limit(limits=1) if ws.workers > 1 else nullcontext():
         # Hidden layer for all examples, then ρ̂ and the sparsity term.
@@ -387,7 +413,7 @@ def loss_and_grad(
         # Output layer and backpropagation.
         _run(ws, _backprop_rows, ev)
 
-    _collect_gradient(ws, params, weight_decay, grad)
+    _collect_gradient(ws, grad)
     inv_m = 1.0 / m
     reconstruction = 0.5 * sum(buf.sq_error for buf in ws.buffers) * inv_m
     decay = 0.5 * weight_decay * (float(np.vdot(W1, W1)) + float(np.vdot(W2, W2))) if weight_decay else 0.0
@@ -397,25 +423,24 @@ def loss_and_grad(
     return loss
 
 
-def _collect_gradient(ws: Workspace, params: Params, weight_decay: float, grad: Params):
-    """Sum the workers' accumulators into ``grad``: ``(1/m) Σ + λ W`` for the weights."""
+def _collect_gradient(ws: Workspace, grad: Params):
+    """``grad = (1/m) Σ_workers sums``: ``∇W = (1/m) Σ δᵀ a + λ W``, ``∇b = (1/m) Σ δ``."""
     m, _, p = ws.shape
-    gW1, gb1, gW2, gb2 = grad.W1, grad.b1, grad.W2, grad.b2
-    first, *rest = ws.buffers
-    gW1[...] = first.gW1
-    gW2[...] = first.gW2b2[:, :p]
-    gb1[...] = first.gb1
-    gb2[...] = first.gW2b2[:, p]
-    for buf in rest:
-        gW1 += buf.gW1
-        gW2 += buf.gW2b2[:, :p]
-        gb1 += buf.gb1
-        gb2 += buf.gW2b2[:, p]
+    sums = [
+        (grad.W1, [buf.gW1 for buf in ws.buffers]),
+        (grad.W2, [buf.gW2b2[:, :p] for buf in ws.buffers]),
+        (grad.b1, [buf.gb1 for buf in ws.buffers]),
+        (grad.b2, [buf.gW2b2[:, p] for buf in ws.buffers]),
+    ]
+    for total, (first, *rest) in sums:
+        if rest:
+            np.add(first, rest[0], out=total)
+        else:
+            total[...] = first
+        for part in rest[1:]:
+            total += part
     flat = grad.flat
     flat *= 1.0 / m
-    if weight_decay:  # + λ W, through the first worker's block buffers (no temporaries)
-        gW1 += np.multiply(params.W1, weight_decay, out=first.gW1_block)
-        gW2 += np.multiply(params.W2, weight_decay, out=first.gW2b2_block[:, :p])
 
 
 @contextmanager
