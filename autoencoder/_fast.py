@@ -445,22 +445,17 @@ def _collect_gradient(ws: Workspace, grad: Params):
 
 @contextmanager
 def single_threaded_optimizer():
-    """Limit SciPy's own OpenBLAS to one thread while the optimizer runs.
+    """Limit every BLAS thread pool, NumPy's and SciPy's, to one thread while the optimizer runs.
 
-    NumPy and SciPy wheels each bundle an OpenBLAS with its own thread pool;
-    L-BFGS-B's vector work runs on SciPy's while the objective's products run
-    on NumPy's, and two pools of two threads oversubscribe a 2-core machine.
-    NumPy's pool, which does the heavy products, keeps its threads.
+    NumPy and SciPy wheels each bundle an OpenBLAS with its own thread pool.
+    L-BFGS-B's vector work runs on SciPy's; the objective runs its own
+    workers, one per core, each with single-threaded BLAS.  Pools of idle
+    threads only get in the way: two pools of two threads oversubscribe a
+    2-core machine, and a pool given its threads back after each evaluation
+    spins them up while the optimizer works.  The thread counts are restored
+    on exit.
     """
     from threadpoolctl import ThreadpoolController
 
-    controller = ThreadpoolController()
-    scipy_libs = [c for c in controller.lib_controllers if "scipy" in c.filepath and "numpy" not in c.filepath]
-    saved = [c.num_threads for c in scipy_libs]
-    try:
-        for c in scipy_libs:
-            c.set_num_threads(1)
+    with ThreadpoolController().limit(limits=1, user_api="blas"):
         yield
-    finally:
-        for c, k in zip(scipy_libs, saved, strict=True):
-            c.set_num_threads(k)
