@@ -20,6 +20,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,16 +86,35 @@ def five_products(params: Params, X: np.ndarray) -> Callable[[], None]:
     return products
 
 
-def time_interleaved(functions: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
-    """Wall times in seconds: one warm-up call each, then ``repeat`` rounds calling each once in turn."""
-    for function in functions.values():
-        function()
+def time_interleaved(
+    functions: dict[str, Callable[[], object]],
+    repeat: int,
+    *,
+    calls: int = 1,
+    settle: float = 0.15,
+    contexts: dict[str, Callable[[], AbstractContextManager]] | None = None,
+) -> dict[str, list[float]]:
+    """Wall times in seconds of each function, measured in ``repeat`` interleaved rounds.
+
+    In each round every function in turn is called untimed for ``settle``
+    seconds (at least once), so that thread pools woken or left spinning by
+    the previous function reach their steady state, and then ``calls`` times,
+    timed.  ``contexts`` gives a context (such as a BLAS thread limit) to run
+    a function's calls in.
+    """
+    contexts = contexts or {}
     times = {name: [] for name in functions}
     for _ in range(repeat):
         for name, function in functions.items():
-            start = time.perf_counter()
-            function()
-            times[name].append(time.perf_counter() - start)
+            with contexts.get(name, nullcontext)():
+                start = time.perf_counter()
+                function()
+                while time.perf_counter() - start < settle:
+                    function()
+                for _ in range(calls):
+                    start = time.perf_counter()
+                    function()
+                    times[name].append(time.perf_counter() - start)
     return times
 
 
@@ -124,10 +144,10 @@ class ShapeResult:
 
 
 def _median_ratio(times: dict[str, list[float]], name: str, base: str) -> float:
-    return statistics.median(a / b for a, b in zip(times[name], times[base], strict=True))
+    return statistics.median(times[name]) / statistics.median(times[base])
 
 
-def bench_shape(m: int, n_hidden: int, dtype, repeat: int, *, compare: bool = False) -> ShapeResult:
+def bench_shape(m: int, n_hidden: int, dtype, repeat: int, *, calls: int = 1, compare: bool = False) -> ShapeResult:
     """Time the module's evaluation and its five products (and, with ``compare``, the straightforward ones).
 
     Returns
@@ -136,7 +156,15 @@ def bench_shape(m: int, n_hidden: int, dtype, repeat: int, *, compare: bool = Fa
         ``times`` holds medians for ``products``, ``module`` and, with
         ``compare``, ``numpy`` and ``torch`` (when installed); ``ratios``
         holds ``module / products`` as ``module`` and ``numpy / module``,
-        ``torch / module`` (how many times the module is faster).
+        ``torch / module`` (how many times the module is faster), each a
+        ratio of medians.
+
+    Notes
+    -----
+    The module runs as in training, with every BLAS pool limited to one
+    thread (:func:`autoencoder._fast.single_threaded_optimizer`): its
+    workers run single-threaded BLAS, one per core.  The products and the
+    straightforward objectives run with the BLAS threads they have.
     """
     model, params, X = problem(m, n_hidden, dtype)
     workspace = _fast.Workspace(X, n_hidden)
@@ -151,7 +179,8 @@ def bench_shape(m: int, n_hidden: int, dtype, repeat: int, *, compare: bool = Fa
         torch_fn = torch_objective(model, params, X)
         if torch_fn is not None:
             functions["torch"] = torch_fn
-    times = time_interleaved(functions, repeat)
+    contexts = {"module": _fast.single_threaded_optimizer}
+    times = time_interleaved(functions, repeat, calls=calls, contexts=contexts)
     del functions
     gc.collect()
     ratios = {"module": _median_ratio(times, "module", "products")}
