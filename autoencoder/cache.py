@@ -13,14 +13,15 @@ user cache directory (``platformdirs.user_cache_dir("autoencoder")``).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ._idx import write_atomic
 from .model import TERMS, Autoencoder, FitResult
 from .params import Params
 
@@ -76,16 +77,9 @@ def save_result(path: Path, result: FitResult) -> None:
         "wall_time": result.wall_time,
         "objective_time": result.objective_time,
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, params=result.params.flat, meta=np.array(json.dumps(meta)), **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    np.savez(buffer, params=result.params.flat, meta=np.array(json.dumps(meta)), **arrays)
+    write_atomic(path, buffer.getvalue())
 
 
 def load_result(path: Path) -> FitResult:
