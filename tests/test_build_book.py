@@ -1,0 +1,66 @@
+"""The book build script: parameter validation, failing cells named, and reuse of unchanged runs."""
+
+import importlib.util
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def build(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    notebooks, generated = tmp_path / "notebooks", tmp_path / "generated"
+    notebooks.mkdir()
+    generated.mkdir()
+    monkeypatch.setattr(module, "NOTEBOOKS", notebooks)
+    monkeypatch.setattr(module, "GENERATED", generated)
+    monkeypatch.setattr(module, "PARAMETERS_FILE", tmp_path / "parameters.yml")
+    monkeypatch.setattr(module, "relative", str)
+    return module
+
+
+def write_notebook(path, *cells):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell("n_train = 10  # examples\nscale = 2.0")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# A chapter"), params, *map(nbformat.v4.new_code_cell, cells)]
+    nbformat.write(nb, path)
+
+
+def test_unknown_parameter_is_refused_with_the_names(build):
+    write_notebook(build.NOTEBOOKS / "01_a.ipynb", "print(n_train)")
+    (build.PARAMETERS_FILE).write_text("01_a.ipynb:\n  n_trian: 5\n")
+    runs = build.load_parameters(build.PARAMETERS_FILE)
+    with pytest.raises(build.BuildError, match=r"sets \['n_trian'\] for 01_a.ipynb.*\['n_train', 'scale'\]"):
+        build.parameters_of("01_a.ipynb", runs["01_a.ipynb"])
+
+
+def test_missing_notebook_is_named(build):
+    (build.PARAMETERS_FILE).write_text("02_missing.ipynb: {}\n")
+    with pytest.raises(build.BuildError, match="notebooks/02_missing.ipynb"):
+        build.load_parameters(build.PARAMETERS_FILE)
+
+
+@pytest.mark.slow
+def test_failing_cell_is_named_and_unchanged_runs_are_reused(build, capsys):
+    write_notebook(build.NOTEBOOKS / "01_ok.ipynb", "print(n_train * scale)")
+    write_notebook(build.NOTEBOOKS / "02_bad.ipynb", "x = n_train\n1 / 0  # breaks")
+    build.execute("01_ok.ipynb", {"n_train": 3}, "[1/2]", force=False)
+    executed = nbformat.read(build.GENERATED / "01_ok.ipynb", as_version=4)
+    assert "6.0" in "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    # The parameters cells are hidden and a note lists the values the page ran with.
+    assert any("n_train" in c.source and c.cell_type == "markdown" for c in executed.cells)
+    build.execute("01_ok.ipynb", {"n_train": 3}, "[1/2]", force=False)
+    assert "unchanged, reusing" in capsys.readouterr().out
+    with pytest.raises(build.BuildError) as err:
+        build.execute("02_bad.ipynb", {}, "[2/2]", force=False)
+    message = str(err.value)
+    assert "notebooks/02_bad.ipynb failed in cell 2" in message
+    assert "'x = n_train'" in message and "ZeroDivisionError" in message
+    assert not (build.GENERATED / "02_bad.ipynb.sha256").exists()
