@@ -24,17 +24,21 @@ work:
   ``σ'(z) = σ(z) (1 - σ(z))``, so ``z2`` and ``z3`` are not kept.
 * **One worker per core.**  NumPy's elementwise loops run on one core while
   BLAS runs on all of them, so the examples are split between ``workers``
-  threads, each running single-threaded BLAS and its own elementwise work;
-  their gradient blocks are summed at the end.  ``workers=1`` runs the same
+  threads, each running single-threaded BLAS and its own elementwise work.
+  Each worker gets its whole share in one hand-off: its hidden layer, a
+  barrier at which the last to arrive computes ``ρ̂``, its second pass, a
+  barrier, then its slice of the gradient summed over all workers (in worker
+  order, so the result is the same run to run).  ``workers=1`` runs the same
   code in the calling thread with BLAS's own threads.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
@@ -107,6 +111,7 @@ class _WorkerBuffers:
         self.gW2b2_block = product.reshape(n, p + 1)
         self.a2_sum = np.empty(p, dtype)  # Σ a2 over this worker's examples
         self.sq_error = 0.0  # Σ ‖h - x‖² over this worker's examples
+        self.w_squared = 0.0  # this worker's rows' share of ‖W1‖² + ‖W2‖²
 
 
 class Workspace:
@@ -158,6 +163,7 @@ class Workspace:
         self.a2 = self.a2_ones[:, :p]
         self.z2 = None  # hidden pre-activations, allocated for transfers that need them
         self.w2_b2 = np.empty((n, p + 1), dtype)  # [W2 b2], negated for a sigmoid output
+        self.sparse_grad = np.empty(p, dtype)  # β φ'(ρ̂)
         bounds = np.linspace(0, m, self.workers + 1).round().astype(int)
         self.row_ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
         self.buffers = [_WorkerBuffers(self.block_rows, self.tile_rows, n, p, dtype) for _ in range(self.workers)]
@@ -209,34 +215,52 @@ def _times_derivative(act, z, a, target, scratch):
 
 @dataclass(frozen=True)
 class _Evaluation:
-    """What every block of one evaluation reads."""
+    """What every worker of one evaluation reads."""
 
     f: object
     g: object
+    penalty: object
+    rho: float
+    beta: float
     X: np.ndarray
     W1: np.ndarray
     b1: np.ndarray
     minus_b1: np.ndarray
     W2: np.ndarray
+    b2: np.ndarray
     ws: Workspace
-    decay_times_m: float  # λ m: the first worker starts from λ m W, so that the workers' sums add up to m ∇W
-    sparse_grad: np.ndarray | None = None  # β φ'(ρ̂), once ρ̂ is known
+    grad: Params
+    decay_times_m: float  # λ m: the gradient sums start from λ m W, so that they add up to m ∇W
+    results: dict = field(default_factory=dict)  # "sparsity", set once ρ̂ is known
 
     def blocks(self, lo, hi):
         step = self.ws.block_rows
         return ((s, min(s + step, hi)) for s in range(lo, hi, step))
 
+    @property
+    def sparse_grad(self) -> np.ndarray | None:
+        """``β φ'(ρ̂)``, once ρ̂ is known (None when ``β = 0``)."""
+        return self.ws.sparse_grad if self.beta else None
+
 
 def _hidden_rows(ev: _Evaluation, lo: int, hi: int, buf: _WorkerBuffers):
-    """``a2 = f(z2)``, ``z2 = X W1ᵀ + b1`` for examples ``lo:hi``; their ``Σ a2`` into ``buf``."""
+    """``a2 = f(z2)``, ``z2 = X W1ᵀ + b1`` for examples ``lo:hi``; their ``Σ a2`` into ``buf``.
+
+    For a sigmoid the elementwise work runs on a contiguous scratch block
+    (``buf.fprime``), faster than on the strided columns of ``[a2 1]``; only
+    the last step writes ``a2``.
+    """
     ws, f = ev.ws, ev.f
     buf.a2_sum[...] = 0
     for start, stop in ev.blocks(lo, hi):
         xb, a2b = ev.X[start:stop], ws.a2[start:stop]
         if f.name == "sigmoid":
-            np.matmul(xb, ev.W1.T, out=a2b)
-            np.subtract(ev.minus_b1, a2b, out=a2b)  # -z2 = -b1 - X W1ᵀ
-            _sigmoid_of_negated(a2b)
+            q = buf.fprime[: stop - start]
+            np.matmul(xb, ev.W1.T, out=q)
+            np.subtract(ev.minus_b1, q, out=q)  # -z2 = -b1 - X W1ᵀ
+            np.exp(q, out=q)
+            q += 1
+            np.reciprocal(q, out=a2b)  # σ(z2) = 1 / (1 + exp(-z2))
         else:
             z2b = ws.z2[start:stop] if f.needs_input else a2b
             np.matmul(xb, ev.W1.T, out=z2b)
@@ -276,7 +300,8 @@ def _backprop_rows(ev: _Evaluation, lo: int, hi: int, buf: _WorkerBuffers):
     """``δ3``, ``δ2`` and their gradient products for examples ``lo:hi``, accumulated into ``buf``."""
     ws, f, g = ev.ws, ev.f, ev.g
     tile = ws.tile_rows
-    fresh = _start_sums(ev, buf)
+    fresh = True  # the first block's products overwrite the sums
+    buf.sq_error = 0.0
     if g.needs_input and buf.z3 is None:
         buf.z3 = np.empty_like(buf.tmp)
     for start, stop in ev.blocks(lo, hi):
@@ -307,23 +332,6 @@ def _backprop_rows(ev: _Evaluation, lo: int, hi: int, buf: _WorkerBuffers):
         fresh = False
 
 
-def _start_sums(ev: _Evaluation, buf: _WorkerBuffers) -> bool:
-    """Start a worker's sums; True when its first block's products are to overwrite them.
-
-    The first worker starts its weight sums from ``λ m W`` (weight decay on),
-    every other sum starts from the first block's product.
-    """
-    buf.sq_error = 0.0
-    if buf is not ev.ws.buffers[0] or not ev.decay_times_m:
-        return True
-    p = ev.ws.shape[2]
-    np.multiply(ev.W1, ev.decay_times_m, out=buf.gW1)
-    np.multiply(ev.W2, ev.decay_times_m, out=buf.gW2b2[:, :p])
-    buf.gW2b2[:, p] = 0
-    buf.gb1[...] = 0
-    return False
-
-
 def _add_product(a, b, total, scratch, fresh: bool):
     """``total = a @ b`` when ``fresh``, else ``total += a @ b`` through ``scratch``."""
     if fresh:
@@ -333,22 +341,70 @@ def _add_product(a, b, total, scratch, fresh: bool):
         total += scratch
 
 
-def _quietly(task, *args):
-    # exp(-z) overflows to inf for z < -709 (float64), and 1 / (1 + inf) = 0 = σ(z) is right.
-    with np.errstate(over="ignore"):
-        task(*args)
+def _worker(ev: _Evaluation, k: int, barriers: tuple[threading.Barrier, threading.Barrier]):
+    """Worker ``k``'s whole share of one evaluation.
+
+    Its rows of ``[W2 b2]`` (:func:`_output_weights`) and its hidden layer;
+    a wait for every worker's, while the last to arrive computes ``ρ̂`` and
+    the sparsity term (:func:`_sparsity`); its output layer and
+    backpropagation; a wait for every worker's sums; then its slice of the
+    gradient (:func:`_collect_slice`).  A worker that fails breaks the
+    barriers, so that the others stop too.
+    """
+    ws = ev.ws
+    (lo, hi), buf = ws.row_ranges[k], ws.buffers[k]
+    rho_hat_known, sums_done = barriers
+    try:
+        # exp(-z) overflows to inf for z < -709 (float64), and 1 / (1 + inf) = 0 = σ(z) is right.
+        with np.errstate(over="ignore"):
+            _output_weights(ev, k)
+            _hidden_rows(ev, lo, hi, buf)
+            rho_hat_known.wait()
+            _backprop_rows(ev, lo, hi, buf)
+            sums_done.wait()
+            _collect_slice(ev, k)
+    except BaseException:
+        for barrier in barriers:
+            barrier.abort()
+        raise
 
 
-def _run(ws: Workspace, task, ev: _Evaluation):
-    """Run ``task(ev, lo, hi, buffers)`` on every worker's rows."""
-    jobs = list(zip(ws.row_ranges, ws.buffers, strict=True))
+def _output_weights(ev: _Evaluation, k: int):
+    """Worker ``k``'s rows of ``[W2 b2]``, negated for a sigmoid output (``-z3`` comes out of the product)."""
+    ws = ev.ws
+    n, p = ws.shape[1:]
+    rows = _slice(n, ws.workers, k)
+    sign = -1 if ev.g.name == "sigmoid" else 1
+    np.multiply(ev.W2[rows], sign, out=ws.w2_b2[rows, :p])
+    np.multiply(ev.b2[rows], sign, out=ws.w2_b2[rows, p])
+
+
+def _sparsity(ev: _Evaluation):
+    """``ρ̂`` from the workers' ``Σ a2``; the sparsity term into ``ev.results``, ``β φ'(ρ̂)`` into the workspace."""
+    ws = ev.ws
+    rho_hat = sum(buf.a2_sum for buf in ws.buffers) / ws.shape[0]
+    if ev.beta:
+        ev.results["sparsity"] = ev.beta * float(np.sum(ev.penalty.value(rho_hat, ev.rho)))
+        ws.sparse_grad[...] = ev.beta * ev.penalty.derivative(rho_hat, ev.rho)
+    else:
+        ev.results["sparsity"] = 0.0
+
+
+def _run(ev: _Evaluation):
+    """Run every worker's :func:`_worker`, all handed off at once (``workers=1``: in this thread)."""
+    ws = ev.ws
+    barriers = threading.Barrier(ws.workers, action=lambda: _sparsity(ev)), threading.Barrier(ws.workers)
     if ws.workers == 1:
-        (lo, hi), buf = jobs[0]
-        _quietly(task, ev, lo, hi, buf)
+        _worker(ev, 0, barriers)
         return
-    futures = [_executor(ws.workers).submit(_quietly, task, ev, lo, hi, buf) for (lo, hi), buf in jobs]
+    futures = [_executor(ws.workers).submit(_worker, ev, k, barriers) for k in range(ws.workers)]
+    errors = []
     for future in futures:
-        future.result()
+        error = future.exception()
+        if error is not None:
+            errors.append(error)
+    if errors:  # the first failure, not the barrier it broke in the others
+        raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
 
 
 def loss_and_grad(
@@ -396,51 +452,63 @@ def loss_and_grad(
     W1, b1, W2, b2 = params.W1, params.b1, params.W2, params.b2
     if f.needs_input and ws.z2 is None:
         ws.z2 = np.empty((m, p), X.dtype)
-    sign = -1 if g.name == "sigmoid" else 1
-    np.multiply(W2, sign, out=ws.w2_b2[:, :p])
-    np.multiply(b2, sign, out=ws.w2_b2[:, p])
-    ev = _Evaluation(f, g, X, W1, b1, -b1, W2, ws, weight_decay * m)
+    ev = _Evaluation(f, g, penalty, rho, beta, X, W1, b1, -b1, W2, b2, ws, grad, weight_decay * m)
 
     with _blas_controller().limit(limits=1) if ws.workers > 1 else nullcontext():
-        # Hidden layer for all examples, then ρ̂ and the sparsity term.
-        _run(ws, _hidden_rows, ev)
-        rho_hat = sum(buf.a2_sum for buf in ws.buffers) / m
-        if beta:
-            sparsity = beta * float(np.sum(penalty.value(rho_hat, rho)))
-            ev = replace(ev, sparse_grad=(beta * penalty.derivative(rho_hat, rho)).astype(X.dtype))
-        else:
-            sparsity = 0.0
-        # Output layer and backpropagation.
-        _run(ws, _backprop_rows, ev)
+        _run(ev)
 
-    _collect_gradient(ws, grad)
+    sparsity = ev.results["sparsity"]
     inv_m = 1.0 / m
     reconstruction = 0.5 * sum(buf.sq_error for buf in ws.buffers) * inv_m
-    decay = 0.5 * weight_decay * (float(np.vdot(W1, W1)) + float(np.vdot(W2, W2))) if weight_decay else 0.0
+    decay = 0.5 * weight_decay * sum(buf.w_squared for buf in ws.buffers) if weight_decay else 0.0
     loss = reconstruction + decay + sparsity
     if terms:
         return loss, {"reconstruction": reconstruction, "weight_decay": decay, "sparsity": sparsity, "total": loss}
     return loss
 
 
-def _collect_gradient(ws: Workspace, grad: Params):
-    """``grad = (1/m) Σ_workers sums``: ``∇W = (1/m) Σ δᵀ a + λ W``, ``∇b = (1/m) Σ δ``."""
-    m, _, p = ws.shape
+def _collect_slice(ev: _Evaluation, k: int):
+    """Worker ``k``'s rows of ``grad = (1/m) (λ m W + Σ_workers sums)``.
+
+    ``∇W = (1/m) Σ δᵀ a + λ W``, ``∇b = (1/m) Σ δ``.  Each worker sums its
+    own rows of ``∇W1`` and of ``[∇W2 ∇b2]`` (and worker 0 ``∇b1``) over all
+    workers, in worker order, so the result does not depend on timing.
+    """
+    ws, grad = ev.ws, ev.grad
+    m, n, p = ws.shape
+    buffers = ws.buffers
+    r1, r2 = _slice(p, ws.workers, k), _slice(n, ws.workers, k)
     sums = [
-        (grad.W1, [buf.gW1 for buf in ws.buffers]),
-        (grad.W2, [buf.gW2b2[:, :p] for buf in ws.buffers]),
-        (grad.b1, [buf.gb1 for buf in ws.buffers]),
-        (grad.b2, [buf.gW2b2[:, p] for buf in ws.buffers]),
+        (grad.W1[r1], [buf.gW1[r1] for buf in buffers], ev.W1[r1]),
+        (grad.W2[r2], [buf.gW2b2[r2, :p] for buf in buffers], ev.W2[r2]),
+        (grad.b2[r2], [buf.gW2b2[r2, p] for buf in buffers], None),
     ]
-    for total, (first, *rest) in sums:
-        if rest:
-            np.add(first, rest[0], out=total)
-        else:
-            total[...] = first
-        for part in rest[1:]:
-            total += part
-    flat = grad.flat
-    flat *= 1.0 / m
+    if k == 0:
+        sums.append((grad.b1, [buf.gb1 for buf in buffers], None))
+    if ev.decay_times_m:  # this worker's share of ‖W1‖² + ‖W2‖²
+        buffers[k].w_squared = float(np.vdot(ev.W1[r1], ev.W1[r1])) + float(np.vdot(ev.W2[r2], ev.W2[r2]))
+    for total, parts, W in sums:
+        _sum_into(total, parts, W if ev.decay_times_m else None, ev.decay_times_m)
+        total *= 1.0 / m
+
+
+def _slice(size: int, parts: int, k: int) -> slice:
+    """The ``k``-th of ``parts`` nearly equal slices of ``range(size)``."""
+    return slice(size * k // parts, size * (k + 1) // parts)
+
+
+def _sum_into(total, parts, W, decay_times_m):
+    """``total = λ m W + Σ parts`` (without ``λ m W`` when ``W`` is None), added in order."""
+    first, *rest = parts
+    if W is not None:
+        np.multiply(W, decay_times_m, out=total)
+        total += first
+    elif rest:
+        np.add(first, rest.pop(0), out=total)
+    else:
+        total[...] = first
+    for part in rest:
+        total += part
 
 
 @contextmanager

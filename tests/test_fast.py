@@ -168,3 +168,33 @@ def test_peak_extra_memory_is_the_hidden_layer_and_a_few_blocks(dtype):
     assert workspace_bytes >= ws.nbytes
     assert peak <= 0.5 * X.nbytes
     assert peak - workspace_bytes <= 0.01 * X.nbytes
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_repeated_evaluations_are_bit_identical(workers, rng):
+    X, params = _problem(UFLDL, 90, 12, rng)
+    grad = Params.zeros(12, 7, X.dtype)
+    ws = _fast.Workspace(X, 7, workers=workers, block_rows=8, tile_rows=3)
+    first = _fast.loss_and_grad(*UFLDL._terms_args(), params, X, grad, workspace=ws), grad.flat.copy()
+    for _ in range(5):
+        loss = _fast.loss_and_grad(*UFLDL._terms_args(), params, X, grad, workspace=ws)
+        assert loss == first[0]
+        np.testing.assert_array_equal(grad.flat, first[1])
+
+
+class _FailingPenalty:
+    def value(self, rho_hat, rho):
+        raise ValueError("penalty failed")
+
+    derivative = value
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_a_failing_worker_raises_its_error_and_stops_the_others(workers, rng):
+    X, params = _problem(UFLDL, 60, 12, rng)
+    f, g, _, rho, beta, decay = UFLDL._terms_args()
+    ws = _fast.Workspace(X, 7, workers=workers, block_rows=8)
+    with pytest.raises(ValueError, match="penalty failed"):
+        _fast.loss_and_grad(f, g, _FailingPenalty(), rho, beta, decay, params, X, Params.zeros(12, 7), workspace=ws)
+    loss, _ = _fast_eval(UFLDL, params, X, workers=workers, block_rows=8)  # the executor still works
+    assert np.isfinite(loss)
