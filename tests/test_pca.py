@@ -5,20 +5,16 @@ import pytest
 
 from autoencoder import Autoencoder, pca, principal_angles
 from autoencoder.pca import eckart_young_error
+from autoencoder.synthetic import spectrum_basis, spectrum_data
 
 SPECTRUM = np.array([10.0, 7.0, 5.0, 3.0, 2.0, 1.5, 1.0, 0.7, 0.5, 0.3])
 
 
 def exact_spectrum_data(spectrum, m, seed):
-    """Data whose sample covariance (divisor m) has exactly ``spectrum`` as eigenvalues."""
-    rng = np.random.default_rng(seed)
-    n = len(spectrum)
-    basis, _ = np.linalg.qr(rng.normal(size=(n, n)))
-    Z = rng.normal(size=(m, n))
-    Z -= Z.mean(axis=0)
-    Z = Z @ np.linalg.inv(np.linalg.cholesky(Z.T @ Z / m)).T  # white sample
-    mean = rng.uniform(-1, 1, size=n)
-    return (Z * np.sqrt(spectrum)) @ basis.T + mean, basis, mean
+    """Data whose sample covariance (divisor m) has exactly ``spectrum``, its basis and its mean."""
+    mean = np.random.default_rng(seed + 1000).uniform(-1, 1, size=len(spectrum))
+    X = spectrum_data(m, spectrum, mean=mean, seed=seed, exact=True)
+    return X, spectrum_basis(len(spectrum), seed=seed), mean
 
 
 def test_pca_recovers_a_known_spectrum_and_basis():
