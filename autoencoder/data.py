@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import operator
 import os
 import shutil
 import sys
@@ -46,6 +45,7 @@ from numpy.typing import DTypeLike
 
 from . import _mnist_digests
 from ._idx import ChecksumError, IDXFormatError, read_bytes, read_idx, verify_sha256, write_atomic
+from ._validation import check_int
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -105,17 +105,7 @@ def _validate_split(split: str) -> tuple[str, str, int]:
 
 
 def _validate_n(n: int | None, available: int) -> int:
-    if n is None:
-        return available
-    try:
-        if isinstance(n, bool):
-            raise TypeError
-        n = operator.index(n)
-    except TypeError:
-        raise ValueError(f"n must be an integer in [1, {available}] or None, got {n!r}") from None
-    if not 1 <= n <= available:
-        raise ValueError(f"n must be an integer in [1, {available}] or None, got {n}")
-    return n
+    return available if n is None else check_int("n", n, 1, available)
 
 
 def _validate_dtype(dtype: DTypeLike) -> np.dtype:

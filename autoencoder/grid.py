@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from . import experiments
+from ._validation import check_int
 from .cache import cache_dir, fit_cached
 from .metrics import summarize
 from .model import Autoencoder, FitResult, validate_data
@@ -99,12 +100,6 @@ def _check_axis(name: str, values, *, inside: Callable[[float], bool], allowed: 
     if len(set(values)) != len(values):
         raise ValueError(f"{name} has repeated values: {values}")
     return values
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
-    return int(value)
 
 
 def _limit_blas_threads() -> None:
@@ -200,9 +195,9 @@ def train_grid(
     """
     rhos = _check_axis("rhos", rhos, inside=lambda rho: 0 < rho < 1, allowed="in (0, 1)")
     betas = _check_axis("betas", betas, inside=lambda beta: beta >= 0, allowed=">= 0")
-    n_jobs = _check_int("n_jobs", n_jobs, 1)
-    max_iter = _check_int("max_iter", max_iter, 0)
-    seed = _check_int("seed", seed, 0)
+    n_jobs = check_int("n_jobs", n_jobs, 1)
+    max_iter = check_int("max_iter", max_iter, 0)
+    seed = check_int("seed", seed, 0)
     factory = model_factory(n_hidden, weight_decay)
     factory(rhos[0], betas[0])  # validates n_hidden and weight_decay here, not in a worker
     X = validate_data(X, unit_interval=True)

@@ -16,12 +16,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from numbers import Integral, Real
 
 import numpy as np
 from scipy.optimize import minimize
 
 from . import _fast
+from ._validation import check_int, check_real
 from .activations import ACTIVATIONS, Activation, get_activation
 from .objective import hidden, loss_terms, output
 from .params import Params
@@ -78,19 +78,6 @@ def validate_data(X, *, unit_interval: bool = False, parameter: str = "X") -> np
                 "output_activation='linear'"
             )
     return X
-
-
-def _check_real(name, value, *, low=None, high=None, low_open=False, high_open=False):
-    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite real number; got {value!r}")
-    bad_low = low is not None and (value <= low if low_open else value < low)
-    bad_high = high is not None and (value >= high if high_open else value > high)
-    if bad_low or bad_high:
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{name} must lie in {left}{lo}, {hi}{right}; got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -180,18 +167,16 @@ class Autoencoder:
     weight_decay: float = 3e-3
 
     def __post_init__(self):
-        if isinstance(self.n_hidden, bool) or not isinstance(self.n_hidden, Integral) or self.n_hidden < 1:
-            raise ValueError(f"n_hidden must be an integer >= 1; got {self.n_hidden!r}")
-        object.__setattr__(self, "n_hidden", int(self.n_hidden))
+        object.__setattr__(self, "n_hidden", check_int("n_hidden", self.n_hidden, 1))
         f = get_activation(self.activation, "activation")
         if self.output_activation is None:
             object.__setattr__(self, "output_activation", self.activation)
         get_activation(self.output_activation, "output_activation")
         penalty = get_penalty(self.sparsity)
         if self.sparsity != "none":
-            _check_real("rho", self.rho, low=0, high=1, low_open=True, high_open=True)
-        _check_real("beta", self.beta, low=0)
-        _check_real("weight_decay", self.weight_decay, low=0)
+            check_real("rho", self.rho, low=0, high=1, low_open=True, high_open=True)
+        check_real("beta", self.beta, low=0)
+        check_real("weight_decay", self.weight_decay, low=0)
         if penalty.needs_unit_range and not f.unit_range:
             unit = [k for k, a in ACTIVATIONS.items() if a.unit_range]
             others = [k for k, p in PENALTIES.items() if not p.needs_unit_range]
@@ -274,10 +259,9 @@ class Autoencoder:
         -------
         Params
         """
-        if isinstance(n_visible, bool) or not isinstance(n_visible, Integral) or n_visible < 1:
-            raise ValueError(f"n_visible must be an integer >= 1; got {n_visible!r}")
+        n_visible = check_int("n_visible", n_visible, 1)
         rng = np.random.default_rng(seed)
-        p, n = self.n_hidden, int(n_visible)
+        p, n = self.n_hidden, n_visible
         r = np.sqrt(6.0 / (n + p + 1))
         params = Params.zeros(n, p, dtype)
         params.W1[...] = rng.uniform(-r, r, size=(p, n))
@@ -367,9 +351,8 @@ class Autoencoder:
         """
         start = time.perf_counter()
         X = self._check_X(X)
-        if isinstance(max_iter, bool) or not isinstance(max_iter, Integral) or max_iter < 0:
-            raise ValueError(f"max_iter must be an integer >= 0; got {max_iter!r}")
-        _check_real("tol", tol, low=0)
+        max_iter = check_int("max_iter", max_iter, 0)
+        check_real("tol", tol, low=0)
         n = X.shape[1]
         if params is None:
             params = self.init_params(n, seed=seed, dtype=X.dtype)

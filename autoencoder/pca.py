@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import subspace_angles
 
+from ._validation import check_int
+
 __all__ = ["PCAResult", "pca", "principal_angles", "eckart_young_error"]
 
 
@@ -72,12 +74,7 @@ def pca(X, n_components: int) -> PCAResult:
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"X must be a non-empty 2-D array; got shape {X.shape}")
     m, n = X.shape
-    if (
-        isinstance(n_components, bool)
-        or not isinstance(n_components, (int, np.integer))
-        or not (1 <= n_components <= min(m, n))
-    ):
-        raise ValueError(f"n_components must be an integer in [1, {min(m, n)}]; got {n_components!r}")
+    n_components = check_int("n_components", n_components, 1, min(m, n))
     mean = X.mean(axis=0)
     _, s, vt = np.linalg.svd(X - mean, full_matrices=False)
     variance = s**2 / m

@@ -12,10 +12,10 @@ compare recovered directions with the true ones.  With ``exact=True`` the
 
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
+
+from ._validation import check_int
 
 __all__ = ["spectrum_basis", "spectrum_data"]
 
@@ -27,18 +27,6 @@ def _validate_spectrum(spectrum: ArrayLike) -> np.ndarray:
     if not np.all(np.isfinite(values)) or np.any(values < 0):
         raise ValueError("spectrum must hold finite, non-negative variances")
     return values
-
-
-def _validate_count(value: int, name: str, minimum: int) -> int:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        value = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return value
 
 
 def _random_orthonormal(dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -63,7 +51,7 @@ def spectrum_basis(dim: int, *, seed: int = 0) -> np.ndarray:
         Orthogonal matrix whose column ``i`` is the eigenvector of variance
         ``spectrum[i]``.
     """
-    dim = _validate_count(dim, "dim", 1)
+    dim = check_int("dim", dim, 1)
     return _random_orthonormal(dim, np.random.default_rng(seed))
 
 
@@ -106,7 +94,7 @@ def spectrum_data(
     """
     variances = _validate_spectrum(spectrum)
     dim = variances.size
-    n_samples = _validate_count(n_samples, "n_samples", dim + 1 if exact else 1)
+    n_samples = check_int("n_samples", n_samples, dim + 1 if exact else 1)
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise ValueError(f"dtype must be a floating-point type, got {dtype}")
