@@ -61,7 +61,7 @@ __all__ = [
 DEFAULT_BLOCK_ROWS = 1024
 """Examples per block: the inner dimension of the per-block gradient products."""
 
-TILE_BYTES = 256 * 1024
+TILE_BYTES = 512 * 1024
 """Target size of one (rows, n) tile of the elementwise work (a fraction of a core's L2 cache)."""
 
 MIN_ROWS_PER_WORKER = 256
@@ -268,7 +268,8 @@ def _hidden_rows(ev: _Evaluation, lo: int, hi: int, buf: _WorkerBuffers):
     the last step writes ``a2``.
     """
     ws, f = ev.ws, ev.f
-    buf.a2_sum[...] = 0
+    if hi == lo:
+        buf.a2_sum[...] = 0
     for start, stop in ev.blocks(lo, hi):
         xb, a2b = ev.X[start:stop], ws.a2[start:stop]
         if f.name == "sigmoid":
@@ -284,7 +285,10 @@ def _hidden_rows(ev: _Evaluation, lo: int, hi: int, buf: _WorkerBuffers):
             z2b += ev.b1
             if f.name != "linear":
                 a2b[...] = f.forward(z2b)
-        buf.a2_sum += a2b.sum(axis=0)
+        if start == lo:
+            np.sum(a2b, axis=0, out=buf.a2_sum)
+        else:
+            buf.a2_sum += a2b.sum(axis=0)
 
 
 def _output_tile(g, xt, out, tmp, z3, tanh=False):
@@ -567,7 +571,7 @@ def loss_and_grad(
     decay_times_m = weight_decay * m * (8 if tanh_output else 1)
     ev = _Evaluation(f, g, penalty, rho, beta, X, W1, b1, -b1, W2, b2, ws, grad, decay_times_m, tanh_output)
 
-    with _blas_controller().limit(limits=1) if ws.workers > 1 else nullcontext():
+    with _blas_controller().limit(limits=1) if ws.workers > 1 and blas_threads() > 1 else nullcontext():
         _run(ev)
 
     sparsity = ev.results["sparsity"]
@@ -584,36 +588,51 @@ def _collect_slice(ev: _Evaluation, k: int, wait):
     """Worker ``k``'s rows of ``grad = (1/(m c)) (λ m c W + Σ_workers sums)``.
 
     ``∇W = (1/m) Σ δᵀ a + λ W``, ``∇b = (1/m) Σ δ``.  Each worker sums its
-    own rows of ``∇W1`` and of ``[∇W2 ∇b2]`` (and worker 0 ``∇b1``) over all
-    workers, in worker order, so the result does not depend on timing.  The
-    ``λ m c W`` and ``‖W‖²`` parts come first; ``wait()`` returns once every
-    worker's sums are complete.
+    rows of ``∇W1`` (with those of ``∇b1``) and of ``[∇W2 ∇b2]``
+    (:func:`_collect_rows`) over all workers, in worker order, so the result
+    does not depend on timing.  The ``λ m c W`` and ``‖W‖²`` parts come
+    first; ``wait()`` returns once every worker's sums are complete.
     """
     ws, grad = ev.ws, ev.grad
     m, n, p = ws.shape
     buffers = ws.buffers
-    r1, r2 = _slice(p, ws.workers, k), _slice(n, ws.workers, k)
-    sums = [
-        (grad.W1[r1], [buf.gW1[r1] for buf in buffers], ev.W1[r1]),
-        (grad.W2[r2], [buf.gW2b2[r2, :p] for buf in buffers], ev.W2[r2]),
-        (grad.b2[r2], [buf.gW2b2[r2, p] for buf in buffers], None),
-    ]
-    if k == 0:
-        sums.append((grad.b1, [buf.gb1 for buf in buffers], None))
+    r1, r2 = _collect_rows(p, n, ws.workers, k)
+    sums = []
+    if r1.stop > r1.start:
+        sums.append((grad.W1[r1], [buf.gW1[r1] for buf in buffers], ev.W1[r1]))
+        sums.append((grad.b1[r1], [buf.gb1[r1] for buf in buffers], None))
+    if r2.stop > r2.start:
+        sums.append((grad.W2[r2], [buf.gW2b2[r2, :p] for buf in buffers], ev.W2[r2]))
+        sums.append((grad.b2[r2], [buf.gW2b2[r2, p] for buf in buffers], None))
+    w_squared = 0.0
     if ev.decay_times_m:  # this worker's share of ‖W1‖² + ‖W2‖², and λ m c W
-        buffers[k].w_squared = float(np.vdot(ev.W1[r1], ev.W1[r1])) + float(np.vdot(ev.W2[r2], ev.W2[r2]))
         for total, _, W in sums:
             if W is not None:
+                w_squared += float(np.vdot(W, W))
                 np.multiply(W, ev.decay_times_m, out=total)
+    buffers[k].w_squared = w_squared
     wait()
     for total, parts, W in sums:
         _add_parts(total, parts, started=W is not None and bool(ev.decay_times_m))
         total *= 1.0 / (m * ev.scale)
 
 
-def _slice(size: int, parts: int, k: int) -> slice:
-    """The ``k``-th of ``parts`` nearly equal slices of ``range(size)``."""
-    return slice(size * k // parts, size * (k + 1) // parts)
+def _collect_rows(p: int, n: int, workers: int, k: int) -> tuple[slice, slice]:
+    """Worker ``k``'s rows of ``W1`` (p rows of n) and of ``W2`` (n rows of p) when gradients are summed.
+
+    ``W1`` and ``W2`` have ``p n`` entries each; worker ``k`` takes the rows
+    that start in its ``1/workers`` of the ``2 p n`` entries of both, so
+    with two workers one sums ``∇W1`` and ``∇b1``, the other ``∇W2`` and
+    ``∇b2``: two sums of two big arrays rather than four of four halves.
+    """
+    lo, hi = 2 * p * n * k // workers, 2 * p * n * (k + 1) // workers
+
+    def rows(offset, length, count):  # rows of ``length`` entries from ``offset`` that start in [lo, hi)
+        first = min(max(-(-(lo - offset) // length), 0), count)
+        last = min(max(-(-(hi - offset) // length), 0), count)
+        return slice(first, last)
+
+    return rows(0, n, p), rows(p * n, p, n)
 
 
 def _add_parts(total, parts, started: bool):
@@ -645,3 +664,8 @@ def single_threaded_optimizer():
 
     with ThreadpoolController().limit(limits=1, user_api="blas"):
         yield
+
+
+def _slice(size: int, parts: int, k: int) -> slice:
+    """The ``k``-th of ``parts`` nearly equal slices of ``range(size)``."""
+    return slice(size * k // parts, size * (k + 1) // parts)
