@@ -51,6 +51,8 @@ def _assert_agrees(loss, grad, loss_ref, grad_ref, rtol):
         {"workers": 3, "block_rows": 4, "tile_rows": 3},
         {"workers": 2, "block_rows": 16, "tile_rows": 1},
         {"workers": 1, "block_rows": 1000, "tile_rows": 1000},
+        {"workers": 1, "tanh": True},
+        {"workers": 3, "block_rows": 4, "tile_rows": 3, "tanh": True},
     ],
     ids=lambda o: "-".join(f"{k}{v}" for k, v in o.items()),
 )
@@ -59,6 +61,21 @@ def test_blocks_tiles_and_workers_agree_with_reference(model, options, rng):
     loss_ref, grad_ref = loss_and_grad_reference(*model._terms_args(), params, X)
     loss, grad = _fast_eval(model, params, X, **options)
     _assert_agrees(loss, grad, loss_ref, grad_ref, rtol=1e-12)
+
+
+def test_float32_defaults_to_the_tanh_output_and_float64_to_exp(rng):
+    assert _fast.Workspace(np.zeros((4, 3), np.float32), 2).tanh
+    assert not _fast.Workspace(np.zeros((4, 3)), 2).tanh
+
+
+def test_tanh_output_is_used_only_for_a_sigmoid_output(rng):
+    # A linear decoder through a tanh workspace must give the same numbers bit for bit as
+    # through an exp one: neither touches the output layer's transfer.
+    X, params = _problem(LINEAR_DECODER, 40, 9, rng)
+    loss_exp, grad_exp = _fast_eval(LINEAR_DECODER, params, X, workers=2, block_rows=8, tanh=False)
+    loss_tanh, grad_tanh = _fast_eval(LINEAR_DECODER, params, X, workers=2, block_rows=8, tanh=True)
+    assert loss_tanh == loss_exp
+    np.testing.assert_array_equal(grad_tanh.flat, grad_exp.flat)
 
 
 def test_more_workers_than_examples(rng):
@@ -112,8 +129,9 @@ def test_loss_terms_are_returned(rng):
     assert terms["total"] == loss
 
 
+@pytest.mark.parametrize("tanh", [False, True], ids=["exp", "tanh"])
 @pytest.mark.parametrize("workers", [1, 2])
-def test_saturated_sigmoids_are_exact_and_silent(workers, rng):
+def test_saturated_sigmoids_are_exact_and_silent(workers, tanh, rng):
     X, params = _problem(UFLDL, 40, 9, rng)
     params.b1[:3] = -1000.0  # exp(-z) overflows: σ = 0 exactly
     params.b1[3:5] = 1000.0  # σ = 1 exactly
@@ -121,7 +139,7 @@ def test_saturated_sigmoids_are_exact_and_silent(workers, rng):
     loss_ref, grad_ref = loss_and_grad_reference(*UFLDL._terms_args(), params, X)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        loss, grad = _fast_eval(UFLDL, params, X, workers=workers, block_rows=8)
+        loss, grad = _fast_eval(UFLDL, params, X, workers=workers, block_rows=8, tanh=tanh)
     assert np.isfinite(loss) and np.isfinite(grad.flat).all()
     _assert_agrees(loss, grad, loss_ref, grad_ref, rtol=1e-12)
 
@@ -198,3 +216,86 @@ def test_a_failing_worker_raises_its_error_and_stops_the_others(workers, rng):
         _fast.loss_and_grad(f, g, _FailingPenalty(), rho, beta, decay, params, X, Params.zeros(12, 7), workspace=ws)
     loss, _ = _fast_eval(UFLDL, params, X, workers=workers, block_rows=8)  # the executor still works
     assert np.isfinite(loss)
+
+
+@pytest.mark.parametrize("p, n, workers", [(196, 784, 2), (7, 11, 3), (7, 11, 8), (3, 5, 1), (4, 4, 4), (1, 9, 5)])
+def test_gradient_rows_are_summed_by_exactly_one_worker(p, n, workers):
+    rows1, rows2 = [], []
+    for k in range(workers):
+        r1, r2 = _fast._collect_rows(p, n, workers, k)
+        rows1 += range(p)[r1]
+        rows2 += range(n)[r2]
+    assert rows1 == list(range(p)) and rows2 == list(range(n))
+
+
+def test_two_workers_sum_one_weight_matrix_each():
+    assert _fast._collect_rows(196, 784, 2, 0) == (slice(0, 196), slice(0, 0))
+    assert _fast._collect_rows(196, 784, 2, 1) == (slice(196, 196), slice(0, 784))
+
+
+def _in_threads(functions):
+    """Run each function in its own thread; return their exceptions (None for success), in order."""
+    import threading
+
+    errors = [None] * len(functions)
+
+    def run(i):
+        try:
+            functions[i]()
+        except BaseException as error:  # noqa: BLE001 - reported to the test
+            errors[i] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(functions))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+    return errors
+
+
+def test_rendezvous_runs_its_action_once_before_anyone_passes():
+    import threading
+
+    log = []
+    point = _fast._Rendezvous(3, action=lambda: log.append("action"))
+    passed = threading.Event()
+
+    def party(name):
+        def run():
+            point.arrive()
+            log.append(f"{name} arrived")
+            point.wait()
+            log.append(f"{name} passed")
+            passed.set()
+
+        return run
+
+    def late():
+        assert not passed.wait(0.2)  # nobody passes before the third has arrived
+        party("c")()
+
+    assert _in_threads([party("a"), party("b"), late]) == [None, None, None]
+    assert log.count("action") == 1
+    action = log.index("action")
+    assert all(log.index(f"{x} arrived") < action or x == "c" for x in "abc")
+    assert all(log.index(f"{x} passed") > action for x in "abc")
+    point.wait()  # an open point lets everyone through at once
+
+
+def test_rendezvous_abort_and_failing_action_break_it():
+    import threading
+
+    point = _fast._Rendezvous(2)
+    point.arrive()
+    errors = _in_threads([point.wait, point.abort])
+    assert isinstance(errors[0], threading.BrokenBarrierError) and errors[1] is None
+
+    def fail():
+        raise ValueError("no")
+
+    point = _fast._Rendezvous(1, action=fail)
+    with pytest.raises(ValueError, match="no"):
+        point.arrive()
+    with pytest.raises(threading.BrokenBarrierError):
+        point.wait()
