@@ -1,9 +1,9 @@
 """Run the benchmarks and print their tables: ``python -m benchmarks [--quick] [--training]``.
 
 By default: the objective against its five products on the whole grid
-(m ∈ {1,000; 10,000; 60,000}, p ∈ {25, 196, 400}, float64 and float32), the
-straightforward NumPy and PyTorch objectives at m = 10,000, and the peak
-memory at m = 60,000 (a few minutes on 2 cores).  ``--training`` adds a
+(m ∈ {1,000; 10,000; 60,000}, p ∈ {25, 196, 400}, float64 and float32), where
+the time goes at m = 1,000, the straightforward NumPy and PyTorch objectives
+at m = 10,000, and the peak memory at m = 60,000 (a few minutes on 2 cores).  ``--training`` adds a
 400-iteration training run (about 2 minutes); ``--training-only`` runs just
 that.  ``--markdown FILE`` also writes the tables to FILE.
 """
@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from . import machine
+from .breakdown import bench_breakdown, numpy_call_cost
 from .objective import bench_shape, peak_memory
 from .straightforward import torch_version
 from .training import bench_training
@@ -29,6 +30,7 @@ CALLS = {1_000: 10, 10_000: 3, 60_000: 1}  # timed calls of each function per ro
 COMPARE_AT = 10_000
 MEMORY_AT = 60_000
 MIB = 2**20
+TILE_ELEMENTS = 32_768  # about one tile of the output layer's elementwise work
 
 
 def _ms(seconds: float) -> str:
@@ -81,6 +83,51 @@ def objective_section(sizes, repeat_scale: float) -> list[str]:
             ["m", "p", "dtype", "module (ms)", "NumPy (ms)", "speed-up", "PyTorch (ms)", "speed-up"],
             compare_rows,
         )
+    return lines
+
+
+def breakdown_section(m: int, repeat_scale: float) -> list[str]:
+    rows = []
+    workers = 1
+    for p in HIDDEN:
+        for dtype in DTYPES:
+            r = bench_breakdown(m, p, dtype, max(3, round(REPEAT[m] * repeat_scale)), calls=CALLS[m])
+            workers = r.workers
+            t = r.times
+            row = [str(p), r.dtype, _ms(t["products"]), _ms(t["split"]), f"{r.ratio('split'):.2f}"]
+            row += [_ms(t["output work"]), f"{r.ratio('output work'):.2f}"]
+            row += [_ms(t["module"]), f"{r.ratio('module'):.2f}"]
+            rows.append(row)
+            print("  " + " | ".join(row), flush=True)
+    calls = [numpy_call_cost(TILE_ELEMENTS, dtype) for dtype in DTYPES]
+    lines = [f"## Where the time goes at m = {m:,}", ""]
+    lines += [
+        f"The five products as the evaluation runs them (split between its {workers} workers, one BLAS "
+        "thread each); the elementwise work of the sigmoid output layer on one worker's share, in one "
+        "thread alone (its tiles as the evaluation runs them); the whole evaluation.  Each column with "
+        "its ratio to the five products timed as above.",
+        "",
+    ]
+    lines += _table(
+        [
+            "p",
+            "dtype",
+            "5 products (ms)",
+            "split (ms)",
+            "/ products",
+            "output layer, 1 worker (ms)",
+            "/ products",
+            "evaluation (ms)",
+            "/ products",
+        ],
+        rows,
+    )
+    lines += [""]
+    lines += [
+        f"One NumPy call (an in-place multiply) on {c.elements:,} {c.dtype} values, about one tile: "
+        f"{c.alone:.1f} µs alone, {c.contended:.1f} µs while a second thread makes the same calls."
+        for c in calls
+    ]
     return lines
 
 
@@ -141,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.training_only:
         sizes = tuple(s for s in SIZES if not args.quick or s <= COMPARE_AT)
         lines += objective_section(sizes, 0.5 if args.quick else 1.0) + [""]
+        lines += breakdown_section(min(sizes), 0.5 if args.quick else 1.0) + [""]
         if not args.quick:
             lines += memory_section(MEMORY_AT) + [""]
     if args.training or args.training_only:
