@@ -299,3 +299,28 @@ def test_rendezvous_abort_and_failing_action_break_it():
         point.arrive()
     with pytest.raises(threading.BrokenBarrierError):
         point.wait()
+
+
+def test_evaluations_from_several_threads_at_once_finish_and_agree(rng):
+    # Each call runs its worker 0 in the calling thread and hands the others to a shared pool,
+    # so calls from several threads at once can neither wait on each other forever nor mix results.
+    X, params = _problem(UFLDL, 64, 12, rng)
+    expected = _fast_eval(UFLDL, params, X, workers=2, block_rows=8)
+    results = [[] for _ in range(3)]
+
+    def caller(i):
+        def run():
+            ws = _fast.Workspace(X, 7, workers=2, block_rows=8)
+            for _ in range(30):
+                grad = Params.zeros(12, 7)
+                loss = _fast.loss_and_grad(*UFLDL._terms_args(), params, X, grad, workspace=ws)
+                results[i].append((loss, grad.flat.copy()))
+
+        return run
+
+    assert _in_threads([caller(i) for i in range(3)]) == [None, None, None]
+    for runs in results:
+        assert len(runs) == 30
+        for loss, flat in runs:
+            assert loss == expected[0]
+            np.testing.assert_array_equal(flat, expected[1].flat)
