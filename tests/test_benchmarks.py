@@ -59,6 +59,15 @@ def test_quick_benchmark_writes_its_tables(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "REPEAT", {200: 1, 400: 1})
     monkeypatch.setattr(bench, "CALLS", {200: 1, 400: 1})
     monkeypatch.setattr(bench, "COMPARE_AT", 400)
+    quick = objective.time_interleaved
+
+    def unsettled(functions, repeat, **options):
+        return quick(functions, repeat, **{**options, "settle": 0.0})
+
+    monkeypatch.setattr(objective, "time_interleaved", unsettled)
+    monkeypatch.setattr(breakdown, "time_interleaved", unsettled)
+    calls = breakdown.numpy_call_cost
+    monkeypatch.setattr(bench, "numpy_call_cost", lambda n, dtype: calls(n, dtype, calls=5, repeat=1))
     out = tmp_path / "bench.md"
     assert main(["--quick", "--markdown", str(out)]) == 0
     text = out.read_text()
