@@ -249,7 +249,7 @@ class _Evaluation:
     b2: np.ndarray
     ws: Workspace
     grad: Params
-    decay_times_m: float  # λ m c: the gradient sums start from λ m c W, so that they add up to m c ∇W
+    weight_decay: float
     tanh_output: bool  # σ(z3) through tanh: the deltas carried are c = 8 times δ3 and δ2
     results: dict = field(default_factory=dict)  # "sparsity", set once ρ̂ is known
 
@@ -261,6 +261,11 @@ class _Evaluation:
     def scale(self) -> int:
         """``c``: the deltas and gradient sums carried are ``c`` times the true ones."""
         return 8 if self.tanh_output else 1
+
+    @property
+    def decay_times_m(self) -> float:
+        """``λ m c``: the gradient sums start from ``λ m c W``, so that they add up to ``m c ∇W``."""
+        return self.weight_decay * self.ws.shape[0] * self.scale
 
     @property
     def sparse_grad(self) -> np.ndarray | None:
@@ -576,8 +581,7 @@ def loss_and_grad(
     if f.needs_input and ws.z2 is None:
         ws.z2 = np.empty((m, p), X.dtype)
     tanh_output = ws.tanh and g.name == "sigmoid"
-    decay_times_m = weight_decay * m * (8 if tanh_output else 1)
-    ev = _Evaluation(f, g, penalty, rho, beta, X, W1, b1, -b1, W2, b2, ws, grad, decay_times_m, tanh_output)
+    ev = _Evaluation(f, g, penalty, rho, beta, X, W1, b1, -b1, W2, b2, ws, grad, weight_decay, tanh_output)
 
     with _blas_controller().limit(limits=1) if ws.workers > 1 and blas_threads() > 1 else nullcontext():
         _run(ev)
