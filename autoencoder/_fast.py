@@ -281,8 +281,6 @@ def _hidden_rows(ev: _Evaluation, lo: int, hi: int, buf: _WorkerBuffers):
     the last step writes ``a2``.
     """
     ws, f = ev.ws, ev.f
-    if hi == lo:
-        buf.a2_sum[...] = 0
     for start, stop in ev.blocks(lo, hi):
         xb, a2b = ev.X[start:stop], ws.a2[start:stop]
         if f.name == "sigmoid":

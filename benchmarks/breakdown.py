@@ -21,7 +21,6 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,20 +32,16 @@ from .objective import N_VISIBLE, five_products, problem, time_interleaved
 __all__ = ["Breakdown", "CallCost", "bench_breakdown", "numpy_call_cost", "split_products", "output_layer_work"]
 
 
-def _shares(m: int, workers: int) -> list[tuple[int, int]]:
-    bounds = np.linspace(0, m, workers + 1).round().astype(int)
-    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+def split_products(params: Params, X: np.ndarray, row_ranges: list[tuple[int, int]]) -> Callable[[], None]:
+    """The five products of one evaluation, each worker's rows (``Workspace.row_ranges``) in its own thread.
 
-
-def split_products(params: Params, X: np.ndarray, workers: int) -> Callable[[], None]:
-    """The five products of one evaluation, each worker's share of the examples in its own thread.
-
-    Call it with every BLAS pool at one thread
+    The first share runs in the calling thread, the others in the pool the
+    evaluation's workers use.  Call it with every BLAS pool at one thread
     (:func:`autoencoder._fast.single_threaded_optimizer`), as the
     evaluation's workers run.
     """
-    parts = [five_products(params, X[lo:hi]) for lo, hi in _shares(X.shape[0], workers)]
-    executor = ThreadPoolExecutor(max_workers=max(1, workers - 1), thread_name_prefix="bench-split")
+    parts = [five_products(params, X[lo:hi]) for lo, hi in row_ranges]
+    executor = _fast._executor(max(1, len(parts) - 1))
 
     def run():
         futures = [executor.submit(part) for part in parts[1:]]
@@ -103,7 +98,7 @@ def numpy_call_cost(elements: int, dtype, calls: int = 400, repeat: int = 15) ->
     """Time an in-place ``multiply`` on ``elements`` values, in one thread and in two at once."""
     rng = np.random.default_rng(0)
     arrays = [rng.random(elements).astype(dtype) for _ in range(2)]
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-calls")
+    executor = _fast._executor(1)
 
     def loop(a):
         for _ in range(calls):
@@ -142,7 +137,7 @@ def bench_breakdown(m: int, n_hidden: int, dtype, repeat: int, *, calls: int = 1
     work, refill, _ = output_layer_work(model, params, X, workspace)
     functions = {
         "products": five_products(params, X),
-        "split": split_products(params, X, workspace.workers),
+        "split": split_products(params, X, workspace.row_ranges),
         "module": lambda: _fast.loss_and_grad(*args, params, X, grad, workspace=workspace),
         "output work": work,
         "refill": refill,

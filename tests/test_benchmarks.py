@@ -47,7 +47,7 @@ def test_split_products_match_the_whole(monkeypatch):
         return real(params_, X_)
 
     monkeypatch.setattr(breakdown, "five_products", recording)
-    breakdown.split_products(params, X, 3)()
+    breakdown.split_products(params, X, _fast.Workspace(X, 4, workers=3).row_ranges)()
     assert sorted(calls) == [16, 17, 17]
 
 
