@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup data book test test-fast lint bench notebooks clean
+.PHONY: setup data book browser test test-fast lint bench notebooks clean
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -22,9 +22,14 @@ data: setup
 book: data
 	$(PY) scripts/build_book.py
 
+# A Chromium for the browser tests: the one there, else Debian's chromium
+# (apt-get, as root or with passwordless sudo), else Playwright's own download.
+browser: setup
+	$(PY) scripts/ensure_browser.py
+
 # The whole suite: lint, unit and slow tests, nbval on the committed notebooks,
 # papermill runs with small parameters, and browser tests of the built book.
-test: book
+test: browser book
 	$(PY) -m ruff check .
 	$(PY) -m pytest -m "" -p no:cacheprovider $(NBVAL) tests notebooks
 

@@ -3,16 +3,17 @@
 The site is served over http on 127.0.0.1 and also opened from disk
 (``file://``).  Every page runs in a browser context that aborts, and records,
 any request outside the site, so a test can assert that the book made none.
-Chromium is Debian's ``/usr/bin/chromium`` (or ``$CHROMIUM``), driven by the
-Playwright sync API.
+Chromium is the first of ``$CHROMIUM``, ``chromium`` on ``PATH``,
+``/usr/bin/chromium`` and Playwright's own download (the order of
+``scripts/ensure_browser.py``, which ``make test`` runs first to install one),
+driven by the Playwright sync API.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
-import os
-import shutil
+import importlib.util
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 20_000
+
+
+def _load_ensure_browser():
+    spec = importlib.util.spec_from_file_location("ensure_browser", ROOT / "scripts" / "ensure_browser.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ensure_browser = _load_ensure_browser()
 
 
 @pytest.fixture(scope="session")
@@ -62,11 +73,15 @@ def site_url(site: Path):
 
 @pytest.fixture(scope="session")
 def browser():
-    executable = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(executable).exists():
-        pytest.fail(f"no Chromium at {executable}: apt-get install chromium (or set $CHROMIUM)")
+    """A headless Chromium; the tests fail (they do not skip) when there is none."""
+    try:
+        found = ensure_browser.find_browser()
+    except ensure_browser.BrowserError as error:
+        pytest.fail(str(error))
+    if found is None:
+        pytest.fail(ensure_browser.manual_instructions(ensure_browser.display_python()))
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=found.executable, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 
