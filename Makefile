@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup data book browser test test-fast lint bench notebooks clean
+.PHONY: setup data book browser test test-fast lint bench notebooks lab clean
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -38,6 +38,11 @@ notebooks: data
 	for nb in notebooks/[0-9][0-9]_*.ipynb; do \
 	  $(VENV)/bin/jupyter execute --inplace --timeout=1800 $$nb || exit 1; \
 	done
+
+# JupyterLab on the notebooks; their kernel python3 is this environment's Python.
+# (JupyterLab refuses to run as root unless told.)
+lab: data
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: setup
 	$(PY) -m benchmarks
