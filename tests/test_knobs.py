@@ -1,0 +1,114 @@
+"""The chapters' knob check: each kind converted, each refusal naming the knob and its range."""
+
+import pytest
+
+from autoencoder.knobs import KNOBS, MNIST_TRAIN, check_knob, check_knobs
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("n_train", 600, 600),
+        ("n_train", "600", 600),
+        ("n_train", "10_000", 10_000),
+        ("n_train", 1e4, 10_000),
+        ("n_train", MNIST_TRAIN, MNIST_TRAIN),
+        ("seed", 0, 0),
+        ("rho", 0.05, 0.05),
+        ("rho", "0.05", 0.05),
+        ("beta", 1, 1.0),
+        ("beta", 0, 0.0),
+        ("weight_decay", "3e-3", 0.003),
+        ("synthetic_check", False, False),
+        ("synthetic_check", "True", True),
+        ("synthetic_check", "false", False),
+        ("rho_values", [0.05, 0.1], [0.05, 0.1]),
+        ("rho_values", (0.3, "0.1"), [0.3, 0.1]),
+        ("rho_values", "[0.05, 0.1]", [0.05, 0.1]),
+        ("beta_values", "0, 3, 30", [0.0, 3.0, 30.0]),
+        ("betas", "[0]", [0.0]),
+    ],
+)
+def test_valid_values_come_back_converted(name, value, expected):
+    converted = check_knob(name, value)
+    assert converted == expected
+    assert type(converted) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("n_train", 0, r"n_train must be an integer in \[1, 60000\]; got 0"),
+        ("n_train", MNIST_TRAIN + 1, r"n_train must be an integer in \[1, 60000\]; got 60001"),
+        ("n_train", 600.5, r"n_train must be an integer in \[1, 60000\]; got 600.5"),
+        ("n_train", True, r"n_train must be an integer"),
+        ("max_iter", "abc", r"max_iter must be an integer >= 1; got 'abc'"),
+        ("max_iter", None, r"max_iter must be an integer >= 1; got None"),
+        ("max_iter", 0, r"max_iter must be an integer >= 1; got 0"),
+        ("n_test", 10_001, r"n_test must be an integer in \[1, 10000\]"),
+        ("seed", -1, r"seed must be an integer >= 0; got -1"),
+        ("rho", 0, r"rho must lie in \(0, 1\); got 0"),
+        ("rho", "1", r"rho must lie in \(0, 1\); got 1.0"),
+        ("rho", "abc", r"rho must be a finite real number; got 'abc'"),
+        ("beta", -0.5, r"beta must lie in \[0, inf\]; got -0.5"),
+        ("weight_decay", "nan", r"weight_decay must be a finite real number"),
+        ("synthetic_check", "maybe", r"synthetic_check must be True or False; got 'maybe'"),
+        ("synthetic_check", 1, r"synthetic_check must be True or False; got 1"),
+        ("rho_values", 0.1, r"rho_values must be a list of numbers"),
+        ("rho_values", [], r"rho_values must hold at least one number"),
+        ("rho_values", "[]", r"rho_values must hold at least one number"),
+        ("rho_values", [0.05, 1.5], r"rho_values\[1\] must lie in \(0, 1\); got 1.5"),
+        ("beta_values", "[0, x]", r"beta_values\[1\] must be a finite real number; got 'x'"),
+        ("betas", [3, 3.0], r"betas must hold distinct numbers; \[3.0\] appear more than once"),
+    ],
+)
+def test_bad_values_are_refused_under_the_knob_name(name, value, message):
+    with pytest.raises(ValueError, match=message):
+        check_knob(name, value)
+
+
+def test_every_knob_kind_is_in_the_table():
+    assert {knob.kind for knob in KNOBS.values()} == {"int", "real", "bool", "reals"}
+
+
+def test_unknown_knob_is_named():
+    with pytest.raises(ValueError, match=r"'n_trian' is not a knob of the chapters.*'n_train'"):
+        check_knob("n_trian", 10)
+
+
+def test_check_knobs_keeps_the_order_and_converts():
+    knobs = check_knobs(max_iter="12", n_train=600, rho=0.05, beta=1, rho_values="[0.1, 0.01]")
+    assert list(knobs) == ["max_iter", "n_train", "rho", "beta", "rho_values"]
+    assert knobs == {"max_iter": 12, "n_train": 600, "rho": 0.05, "beta": 1.0, "rho_values": [0.1, 0.01]}
+
+
+def test_check_knobs_stops_at_the_first_bad_knob():
+    with pytest.raises(ValueError, match="^n_hidden"):
+        check_knobs(n_train=600, n_hidden=0, max_iter="abc")
+
+
+@pytest.mark.parametrize(
+    ("knobs", "relation", "message"),
+    [
+        ({"n_show": 20, "n_test": 10}, "n_show <= n_test", r"n_show must be at most n_test = 10 in this chapter"),
+        ({"n_hidden": 900}, "n_hidden <= 784", r"n_hidden must be at most 784 in this chapter; got n_hidden = 900"),
+        ({"n_hidden": 3}, "n_hidden >= 4", r"n_hidden must be at least 4"),
+        ({"synthetic_samples": 20, "synthetic_dim": 20}, "synthetic_samples > synthetic_dim", r"greater than"),
+        ({"n_hidden": 5, "n_train": 5}, "n_hidden < n_train", r"n_hidden must be less than n_train = 5"),
+    ],
+)
+def test_failing_relations_name_both_sides(knobs, relation, message):
+    with pytest.raises(ValueError, match=message):
+        check_knobs(**knobs, relations=[relation])
+
+
+def test_relations_that_hold_pass_and_are_checked_after_the_knobs():
+    assert check_knobs(n_show="10", n_test=10, relations=["n_show <= n_test"]) == {"n_show": 10, "n_test": 10}
+    with pytest.raises(ValueError, match="^n_test must be an integer"):
+        check_knobs(n_show=10, n_test="ten", relations=["n_show <= n_test"])
+
+
+@pytest.mark.parametrize("relation", ["n_show <= ", "n_show == n_test", "n_show <= n_tset"])
+def test_malformed_relations_are_refused(relation):
+    with pytest.raises(ValueError, match="relation"):
+        check_knobs(n_show=10, n_test=10, relations=[relation])
