@@ -7,9 +7,11 @@ from pathlib import Path
 
 import papermill
 import pytest
+from papermill.exceptions import PapermillExecutionError
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+EXPLORER = ROOT / "notebooks" / "07_explore_rho_beta.ipynb"
 SHARED_KNOBS = ("n_train", "n_hidden", "rho", "beta", "weight_decay", "max_iter", "seed")
 SMALL = {"n_train": 600, "max_iter": 12}
 
@@ -19,6 +21,41 @@ def parameters_cell(path):
     code = [c for c in cells if c["cell_type"] == "code"]
     assert code, f"{path.name} has no code cell"
     return code[0]
+
+
+def knob_names(path):
+    tree = ast.parse("".join(parameters_cell(path)["source"]))
+    return [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets]
+
+
+def run_chapter(path, output, parameters):
+    """Execute ``path`` with papermill into ``output`` (models cached next to it); return its JSON."""
+    env = {"AUTOENCODER_CACHE_DIR": str(output.parent / "models"), "MPLBACKEND": "Agg"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        papermill.execute_notebook(
+            str(path),
+            str(output),
+            parameters=parameters,
+            cwd=str(path.parent),
+            kernel_name="python3",
+            progress_bar=False,
+            execution_timeout=600,
+        )
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return json.loads(output.read_text())
+
+
+def errors_of(nb):
+    return [
+        o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []) if o["output_type"] == "error"
+    ]
 
 
 def test_there_are_chapters():
@@ -47,34 +84,60 @@ def test_shared_knobs_keep_their_names(path):
     assert not names & near_misses, f"{path.name} uses {names & near_misses}; use {SHARED_KNOBS}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_knob_is_checked_right_after_the_parameters(path):
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    tree = ast.parse("\n".join(line for line in "".join(cells[1]["source"]).splitlines() if not line.startswith("%")))
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check_knobs"
+    ]
+    assert len(calls) == 1, f"{path.name}: the cell after the parameters does not call check_knobs once"
+    passed = {k.arg: k.value.id for k in calls[0].keywords if k.arg != "relations"}
+    assert passed == {name: name for name in knob_names(path)}, f"{path.name}: check_knobs does not get every knob"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_chapter_runs_with_small_parameters(path, tmp_path):
-    cell = parameters_cell(path)
-    tree = ast.parse("".join(cell["source"]))
-    names = {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets}
-    params = {k: v for k, v in SMALL.items() if k in names}
-    env = {"AUTOENCODER_CACHE_DIR": str(tmp_path / "models"), "MPLBACKEND": "Agg"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        papermill.execute_notebook(
-            str(path),
-            str(tmp_path / path.name),
-            parameters=params,
-            cwd=str(path.parent),
-            kernel_name="python3",
-            progress_bar=False,
-            execution_timeout=600,
-        )
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    out = json.loads((tmp_path / path.name).read_text())
-    errors = [
-        o for c in out["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []) if o["output_type"] == "error"
-    ]
-    assert not errors
+    params = {k: v for k, v in SMALL.items() if k in knob_names(path)}
+    out = run_chapter(path, tmp_path / path.name, params)
+    assert not errors_of(out)
+
+
+def bad_knob(path):
+    """One bad value of a knob the chapter has, and the start of the message expected."""
+    names = knob_names(path)
+    if "max_iter" in names:
+        return {"max_iter": "abc"}, "max_iter must be an integer >= 1; got 'abc'"
+    return {"n_hidden": 0}, "n_hidden must be an integer >= 1; got 0"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_bad_knob_is_refused_under_its_name(path, tmp_path):
+    params, message = bad_knob(path)
+    with pytest.raises(PapermillExecutionError) as error:
+        run_chapter(path, tmp_path / path.name, params)
+    assert error.value.ename == "ValueError"
+    assert message in error.value.evalue
+    # Refused in the check right after the parameters, before any work.
+    assert "check_knobs" in error.value.source
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("path", "params", "message"),
+    [
+        (NOTEBOOKS[0], {"n_train": 0}, "n_train must be an integer in [1, 60000]; got 0"),
+        (NOTEBOOKS[0], {"n_show": 20, "n_test": 10}, "n_show must be at most n_test = 10"),
+        (EXPLORER, {"rho": 1.5}, "rho must lie in (0, 1); got 1.5"),
+        (EXPLORER, {"beta_values": "[0, -3]"}, "beta_values[1] must lie in [0, inf]; got -3.0"),
+    ],
+    ids=["n_train", "n_show", "rho", "beta_values"],
+)
+def test_chapter_specific_refusals(path, params, message, tmp_path):
+    with pytest.raises(PapermillExecutionError) as error:
+        run_chapter(path, tmp_path / path.name, params)
+    assert message in error.value.evalue
