@@ -1,79 +1,150 @@
-"""The objective and gradient used for training: in place, blocked, on every core.
+"""The objective and gradient used for training: in place, blocked, on every core, the same bits on any.
 
 Same mathematics as :func:`autoencoder.objective.loss_and_grad_reference`
 (Appendix A), organised so that the five matrix products do nearly all the
-work:
+work, and so that the result does not depend on how many workers share it:
 
+* **Fixed blocks of examples.**  The examples are cut into blocks of
+  ``block_rows`` rows (:func:`default_block_rows`, a function of ``m``
+  alone); every product and every elementwise pass runs on one block, or on
+  a tile of one block, whose bounds never depend on the number of workers.
+* **Sums in block order.**  Every floating-point reduction over examples
+  (``ρ̂``, the squared error, the gradient sums) is formed per block and the
+  block partial sums are added in block order, whichever worker computed
+  them (:class:`_OrderedSum`).  So 1, 2, 3 or 8 workers, and any timing,
+  give the same bits; only the BLAS kernel (the CPU) can change them.
+  BLAS itself always runs single-threaded inside an evaluation
+  (:func:`single_threaded_blas`), so its own threading cannot either.
 * **Two passes over the examples.**  The hidden layer ``a2 = f(X W1ᵀ + b1)``
   is computed for all ``m`` examples first, because ``ρ̂`` (its column means)
   enters every ``δ2``; the output layer, ``δ3``, ``δ2`` and the gradient
-  products follow in a second pass.
-* **Blocks of examples.**  Each pass walks over ``block_rows`` examples at a
-  time (one *block*: the unit of the gradient products, whose results are
-  added into per-worker accumulators); the elementwise work on the (rows, n)
-  output arrays runs over smaller *tiles* that stay in the core's cache.
-  Nothing of shape (m, n) is ever allocated: the extra memory is the (m, p)
-  hidden layer plus a few blocks.
+  products follow in a second pass.  Nothing of shape (m, n) is ever
+  allocated: the extra memory is the (m, p) hidden layer plus a few blocks.
 * **Biases inside the products.**  ``a2`` is stored with a column of ones, so
   ``[a2 1] [W2 b2]ᵀ`` gives ``z3`` with its bias and ``δ3ᵀ [a2 1]`` gives
   ``[∇W2 ∇b2]`` in one product each.
 * **The sigmoid from ``exp``.**  ``σ(z) = 1 / (1 + exp(-z))``, where ``-z``
   comes for free: ``-z2 = -b1 - X W1ᵀ`` is the bias pass itself, and ``-z3``
-  is the product with ``-[W2 b2]``.  NumPy's vectorized ``exp`` makes this
-  several times faster than ``scipy.special.expit``; the derivative is
-  ``σ'(z) = σ(z) (1 - σ(z))``, so ``z2`` and ``z3`` are not kept.  In
-  float32, where NumPy's ``tanh`` costs less than ``exp`` and a division
-  together, the output layer uses ``σ(z) = (1 + tanh(z/2)) / 2`` instead
-  (``z/2`` from the product with halved weights) and carries ``8 δ3`` and
-  ``8 δ2``, which saves passes; the sums are then divided by ``8 m``.
-* **One worker per core.**  NumPy's elementwise loops run on one core while
-  BLAS runs on all of them, so the examples are split between ``workers``
-  threads, each running single-threaded BLAS and its own elementwise work.
-  Each worker gets its whole share in one hand-off (worker 0 runs in the
-  calling thread): its hidden layer; the last to finish one computes
-  ``ρ̂``; its second pass; then its part of the gradient summed over all
-  workers (in worker order, so the result is the same run to run).  The
-  meeting points are split barriers (:class:`_Rendezvous`): a worker
-  announces what it has finished and waits only where it needs the others'
-  results, so an early worker works on rather than sleeping, and waking a
-  sleeping thread, which costs tens of microseconds on a virtual machine, is
-  rare.  ``workers=1`` runs the same code in the calling thread with BLAS's
-  own threads.
-* **Few NumPy calls.**  With two threads, every NumPy call hands the GIL
-  over twice, several microseconds each; tiles of 512 KiB and whole-matrix
-  gradient sums keep the calls per evaluation to about a hundred.
+  is the product with ``-[W2 b2]``; ``σ'(z) = σ(z) (1 - σ(z))``, so ``z2`` and
+  ``z3`` are not kept.  In float32 the output layer uses
+  ``σ(z) = (1 + tanh(z/2)) / 2`` instead (``z/2`` from the product with
+  halved weights) and carries ``8 δ3`` and ``8 δ2``; the sums are then
+  divided by ``8 m``.
+* **Workers.**  Blocks are dealt to ``workers`` threads in turn (block ``b``
+  to worker ``b mod workers``), each running its own elementwise work and
+  single-threaded products.  Worker 0 runs in the calling thread, the others
+  on threads that belong to the :class:`Workspace`, so evaluations on
+  different workspaces never wait for each other's threads; calls on one
+  workspace from several threads take turns.  The default count is
+  :func:`default_workers`; ``$AUTOENCODER_WORKERS`` sets it for the process.
+
+The measurements behind these choices are in ``BENCHMARKS.md``.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
 
+from ._validation import check_int
 from .params import Params
 
 __all__ = [
-    "DEFAULT_BLOCK_ROWS",
+    "MAX_BLOCK_ROWS",
+    "MAX_WORKERS",
     "TILE_BYTES",
+    "WORKERS_VARIABLE",
     "Workspace",
     "blas_threads",
+    "default_block_rows",
+    "default_workers",
     "loss_and_grad",
-    "single_threaded_optimizer",
+    "single_threaded_blas",
 ]
 
-DEFAULT_BLOCK_ROWS = 1024
-"""Examples per block: the inner dimension of the per-block gradient products."""
+MAX_BLOCK_ROWS = 1024
+"""The largest default block: the inner dimension of the per-block gradient products."""
+
+MIN_BLOCK_ROWS = 64
+"""The smallest default block."""
 
 TILE_BYTES = 512 * 1024
 """Target size of one (rows, n) tile of the elementwise work (a fraction of a core's L2 cache)."""
 
-MIN_ROWS_PER_WORKER = 256
-"""Below this many examples per worker, extra workers cost more than they save."""
+WORKERS_VARIABLE = "AUTOENCODER_WORKERS"
+"""Environment variable that sets the number of evaluation workers for the whole process."""
+
+MAX_WORKERS = 1024
+"""The largest worker count accepted."""
+
+SLOTS_PER_WORKER = 2
+"""Block gradient sums a worker may hold while earlier blocks are still being added."""
+
+
+def loss_and_grad(
+    f,
+    g,
+    penalty,
+    rho,
+    beta,
+    weight_decay,
+    params: Params,
+    X,
+    grad: Params,
+    *,
+    workspace: Workspace | None = None,
+    terms: bool = False,
+):
+    """``J`` at ``params``, with its gradient written into ``grad``.
+
+    Parameters
+    ----------
+    f, g : Activation
+        Hidden and output transfer functions.
+    penalty : SparsityPenalty
+    rho, beta, weight_decay : float
+        ``ρ``, ``β`` (0 disables the sparsity term) and ``λ``.
+    params : Params
+        Same dtype as ``X``.
+    X : ndarray of shape (m, n)
+        C-contiguous, float32 or float64.
+    grad : Params
+        Output; overwritten.
+    workspace : Workspace, optional
+        Buffers and threads to reuse across calls (allocated when absent or
+        unfit).
+    terms : bool, default False
+        Also return the loss terms as a dict.
+
+    Returns
+    -------
+    loss : float
+    terms : dict, only when ``terms`` is True
+    """
+    m, n = X.shape
+    p = params.n_hidden
+    ws = workspace if workspace is not None and workspace.fits(X, p) else Workspace(X, p)
+    with ws.lock, single_threaded_blas():
+        if f.needs_input and ws.z2 is None:
+            ws.z2 = np.empty((m, p), X.dtype)
+        W1, b1, W2, b2 = params.W1, params.b1, params.W2, params.b2
+        tanh_output = ws.tanh and g.name == "sigmoid"
+        ev = _Evaluation(f, g, penalty, rho, beta, X, W1, b1, -b1, W2, b2, ws, grad, weight_decay, tanh_output)
+        _run(ev)
+        sparsity = ev.results["sparsity"]
+        reconstruction = 0.5 * sum(ws.block_sq_errors) / m
+        decay = 0.5 * weight_decay * ev.results["w_squared"] if weight_decay else 0.0
+    loss = reconstruction + decay + sparsity
+    if terms:
+        return loss, {"reconstruction": reconstruction, "weight_decay": decay, "sparsity": sparsity, "total": loss}
+    return loss
 
 
 # -- threads ----------------------------------------------------------------------------------------
@@ -87,8 +158,12 @@ def _blas_controller():
 
 
 def blas_threads() -> int:
-    """Threads of the BLAS that NumPy's products run on (the largest pool loaded)."""
-    return max((c.num_threads for c in _blas_controller().lib_controllers), default=1)
+    """Threads of the BLAS that NumPy's products run on (the largest pool loaded).
+
+    While :func:`single_threaded_blas` holds the pools at one thread, the
+    count they had before.
+    """
+    return _BLAS_POLICY.threads_before or max((c.num_threads for c in _blas_controller().lib_controllers), default=1)
 
 
 def _available_cores() -> int:
@@ -98,16 +173,109 @@ def _available_cores() -> int:
         return os.cpu_count() or 1
 
 
-@cache
-def _executor(workers: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="autoencoder")
+class _BlasPolicy:
+    """One process-wide BLAS thread limit, shared by every evaluation running at once.
+
+    The first evaluation to start limits every BLAS pool to one thread; the
+    last to end restores what was there.  In between nothing changes, so an
+    evaluation never sees the limit move under it, whatever other threads do.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._limiter = None
+        self.threads_before = 0  # 0: not active
+
+    @contextmanager
+    def single_threaded(self):
+        with self._lock:
+            if self._depth == 0:
+                controller = _blas_controller()
+                self.threads_before = max((c.num_threads for c in controller.lib_controllers), default=1)
+                self._limiter = controller.limit(limits=1) if self.threads_before > 1 else None
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0:
+                    if self._limiter is not None:
+                        self._limiter.restore_original_limits()
+                    self._limiter = None
+                    self.threads_before = 0
+
+
+_BLAS_POLICY = _BlasPolicy()
+
+
+def single_threaded_blas():
+    """Context manager: every BLAS pool, NumPy's and SciPy's, at one thread while any evaluation runs.
+
+    Every evaluation runs inside it, and so does :meth:`Autoencoder.fit`
+    around the whole optimization: the objective runs its own workers, each
+    with single-threaded BLAS, and L-BFGS-B's vector work is faster with one
+    thread than with pools that oversubscribe the cores.  Nested and
+    concurrent uses share one limit, set when the first starts and restored
+    when the last ends, so the process-wide thread setting never changes
+    while an evaluation is running.
+    """
+    return _BLAS_POLICY.single_threaded()
+
+
+def default_workers() -> int:
+    """The worker count used when none is given.
+
+    ``$AUTOENCODER_WORKERS`` when set (an integer in [1, :data:`MAX_WORKERS`]),
+    else the number of cores available to the process, at most the number
+    of BLAS threads NumPy was given (so a process limited to one BLAS thread,
+    such as a worker of a sweep, runs one).  The count changes only the
+    speed, never the result.
+
+    Raises
+    ------
+    ValueError
+        If ``$AUTOENCODER_WORKERS`` is not an integer in the allowed range.
+    """
+    env = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if env:
+        try:
+            value = int(env)
+        except ValueError:
+            value = env
+        return check_int(WORKERS_VARIABLE, value, 1, MAX_WORKERS)
+    return max(1, min(blas_threads(), _available_cores()))
+
+
+def default_block_rows(m: int) -> int:
+    """Examples per block for ``m`` examples: a quarter of them, rounded up to 64, within [64, 1024].
+
+    A function of ``m`` alone, never of the worker count, so that the
+    blocks, and with them every bit of the result, are the same on any
+    machine; four blocks or more let two or four workers share small
+    problems.
+    """
+    quarter = -(-m // 4)
+    rounded = -(-quarter // MIN_BLOCK_ROWS) * MIN_BLOCK_ROWS
+    return max(MIN_BLOCK_ROWS, min(MAX_BLOCK_ROWS, rounded))
 
 
 # -- buffers ----------------------------------------------------------------------------------------
 
 
+class _Sums:
+    """The gradient sums of one block (or of all of them): ``[Σ δ2ᵀ x, Σ δ2, Σ δ3ᵀ [a2 1]]`` in one array."""
+
+    def __init__(self, n: int, p: int, dtype):
+        self.flat = np.empty(p * n + p + n * (p + 1), dtype)
+        self.W1 = self.flat[: p * n].reshape(p, n)  # Σ δ2ᵀ x
+        self.b1 = self.flat[p * n : p * n + p]  # Σ δ2
+        self.W2b2 = self.flat[p * n + p :].reshape(n, p + 1)  # Σ δ3ᵀ [a2 1] = [Σ δ3ᵀ a2, Σ δ3]
+
+
 class _WorkerBuffers:
-    """One worker's block buffers and gradient accumulators."""
+    """One worker's block buffers and the block sums it may hold at once."""
 
     def __init__(self, block_rows: int, tile_rows: int, n: int, p: int, dtype):
         self.out = np.empty((block_rows, n), dtype)  # z3, then h, then h - x, then δ3
@@ -115,29 +283,24 @@ class _WorkerBuffers:
         self.z3 = None  # z3 of one tile, for output transfers whose derivative needs it
         self.d2 = np.empty((block_rows, p), dtype)  # δ2
         self.fprime = np.empty((block_rows, p), dtype)  # f'(z2)
-        self.gW1 = np.empty((p, n), dtype)  # Σ δ2ᵀ x
-        self.gW2b2 = np.empty((n, p + 1), dtype)  # Σ δ3ᵀ [a2 1] = [Σ δ3ᵀ a2, Σ δ3]
-        self.gb1 = np.empty(p, dtype)  # Σ δ2
-        product = np.empty(n * (p + 1), dtype)  # one block's gradient product, before it is added
-        self.gW1_block = product[: p * n].reshape(p, n)
-        self.gW2b2_block = product.reshape(n, p + 1)
-        self.a2_sum = np.empty(p, dtype)  # Σ a2 over this worker's examples
-        self.sq_error = 0.0  # Σ ‖h - x‖² over this worker's examples
-        self.w_squared = 0.0  # this worker's rows' share of ‖W1‖² + ‖W2‖²
+        self.slots = [_Sums(n, p, dtype) for _ in range(SLOTS_PER_WORKER)]
+        self.free = []  # slots not waiting to be added, refilled for each evaluation
 
 
 class Workspace:
-    """Preallocated buffers for one data matrix and hidden size.
+    """Preallocated buffers and worker threads for one data matrix and hidden size.
 
     Parameters
     ----------
     X : ndarray of shape (m, n)
     n_hidden : int
-    block_rows : int, default DEFAULT_BLOCK_ROWS
-        Examples per block of the gradient products.
+    block_rows : int, optional
+        Examples per block.  Default: :func:`default_block_rows` of ``m``.
+        The blocks fix the order of every sum, so the result depends on
+        ``block_rows`` (within rounding) but not on ``workers``.
     workers : int, optional
-        Threads that share the examples.  Default: as many as NumPy's BLAS
-        has threads (and cores are available), fewer when ``m`` is small.
+        Threads that share the blocks.  Default: :func:`default_workers`;
+        never more than there are blocks.
     tile_rows : int, optional
         Examples per tile of the elementwise output-layer work.  Default:
         as many as fit in :data:`TILE_BYTES`.
@@ -147,19 +310,25 @@ class Workspace:
         faster; False for float64.  Both agree with the reference objective
         to rounding.
 
+    Raises
+    ------
+    ValueError
+        If ``workers``, ``block_rows`` or ``tile_rows`` is not a positive
+        integer (or ``$AUTOENCODER_WORKERS`` is invalid).
+
     Notes
     -----
     Memory: the hidden layer ``[a2 1]`` of shape (m, p + 1), ``z2`` of shape
     (m, p) only for a hidden transfer whose derivative needs it (the Taylor
-    polynomials of order 3 and 5; not the sigmoid), and per worker two
-    (block_rows, n) blocks and four (n, p) gradient buffers.
+    polynomials of order 3 and 5; not the sigmoid), the gradient sums, and
+    per worker two (block_rows, n) blocks and two more sets of sums.
     """
 
     def __init__(
         self,
         X: np.ndarray,
         n_hidden: int,
-        block_rows: int = DEFAULT_BLOCK_ROWS,
+        block_rows: int | None = None,
         workers: int | None = None,
         tile_rows: int | None = None,
         tanh: bool | None = None,
@@ -167,14 +336,14 @@ class Workspace:
         m, n = X.shape
         p = n_hidden
         dtype = X.dtype
+        block_rows = default_block_rows(m) if block_rows is None else check_int("block_rows", block_rows, 1)
+        workers = default_workers() if workers is None else check_int("workers", workers, 1, MAX_WORKERS)
+        tile_rows = TILE_BYTES // (n * dtype.itemsize) if tile_rows is None else check_int("tile_rows", tile_rows, 1)
         self.shape = (m, n, p)
         self.dtype = dtype
-        if workers is None:
-            workers = min(blas_threads(), _available_cores(), max(1, m // MIN_ROWS_PER_WORKER))
-        self.workers = max(1, min(int(workers), m))
-        self.block_rows = max(1, min(block_rows, -(-m // self.workers)))
-        if tile_rows is None:
-            tile_rows = TILE_BYTES // (n * dtype.itemsize)
+        self.block_rows = min(block_rows, m)
+        self.block_bounds = [(s, min(s + self.block_rows, m)) for s in range(0, m, self.block_rows)]
+        self.workers = min(workers, len(self.block_bounds))
         self.tile_rows = max(1, min(self.block_rows, tile_rows))
         self.tanh = dtype == np.float32 if tanh is None else bool(tanh)
         self.a2_ones = np.empty((m, p + 1), dtype)  # [a2 1]: hidden activations and a column of ones
@@ -183,9 +352,24 @@ class Workspace:
         self.z2 = None  # hidden pre-activations, allocated for transfers that need them
         self.w2_b2 = np.empty((n, p + 1), dtype)  # [W2 b2], -[W2 b2] or [W2 b2] / 2 for a sigmoid output
         self.sparse_grad = np.empty(p, dtype)  # β φ'(ρ̂)
-        bounds = np.linspace(0, m, self.workers + 1).round().astype(int)
-        self.row_ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+        self.block_a2_sums = np.empty((len(self.block_bounds), p), dtype)  # Σ a2 of each block
+        self.block_sq_errors = [0.0] * len(self.block_bounds)  # Σ ‖h - x‖² of each block
+        self.sums = _Sums(n, p, dtype)  # Σ over all blocks, in block order
         self.buffers = [_WorkerBuffers(self.block_rows, self.tile_rows, n, p, dtype) for _ in range(self.workers)]
+        self.lock = threading.Lock()  # one evaluation at a time on these buffers
+        self._executor = None
+
+    def blocks_of(self, k: int) -> list[tuple[int, int]]:
+        """The (start, stop) rows of worker ``k``'s blocks: every ``workers``-th block from block ``k``."""
+        return self.block_bounds[k :: self.workers]
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """This workspace's own threads for workers 1, 2, …, started on first use, stopped with it."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=self.workers - 1, thread_name_prefix="autoencoder")
+            weakref.finalize(self, self._executor.shutdown, wait=False)
+        return self._executor
 
     def fits(self, X: np.ndarray, n_hidden: int) -> bool:
         """Whether these buffers serve ``X`` and ``n_hidden``."""
@@ -194,9 +378,10 @@ class Workspace:
     @property
     def nbytes(self) -> int:
         """Bytes held by the buffers."""
-        arrays = [self.a2_ones, self.z2, self.w2_b2] + [a for b in self.buffers for a in vars(b).values()]
-        owners = {id(a.base if a.base is not None else a): a for a in arrays if isinstance(a, np.ndarray)}
-        return sum((a.base if a.base is not None else a).nbytes for a in owners.values())
+        arrays = [self.a2_ones, self.z2, self.w2_b2, self.block_a2_sums, self.sums.flat]
+        for buf in self.buffers:
+            arrays += [buf.out, buf.tmp, buf.z3, buf.d2, buf.fprime] + [s.flat for s in buf.slots]
+        return sum(a.nbytes for a in arrays if a is not None)
 
 
 # -- the transfer functions, in place ---------------------------------------------------------------
@@ -251,11 +436,7 @@ class _Evaluation:
     grad: Params
     weight_decay: float
     tanh_output: bool  # σ(z3) through tanh: the deltas carried are c = 8 times δ3 and δ2
-    results: dict = field(default_factory=dict)  # "sparsity", set once ρ̂ is known
-
-    def blocks(self, lo, hi):
-        step = self.ws.block_rows
-        return ((s, min(s + step, hi)) for s in range(lo, hi, step))
+    results: dict = field(default_factory=dict)  # "sparsity" and "w_squared", set once ρ̂ is known
 
     @property
     def scale(self) -> int:
@@ -263,43 +444,35 @@ class _Evaluation:
         return 8 if self.tanh_output else 1
 
     @property
-    def decay_times_m(self) -> float:
-        """``λ m c``: the gradient sums start from ``λ m c W``, so that they add up to ``m c ∇W``."""
-        return self.weight_decay * self.ws.shape[0] * self.scale
-
-    @property
     def sparse_grad(self) -> np.ndarray | None:
         """``c β φ'(ρ̂)``, once ρ̂ is known (None when ``β = 0``)."""
         return self.ws.sparse_grad if self.beta else None
 
 
-def _hidden_rows(ev: _Evaluation, lo: int, hi: int, buf: _WorkerBuffers):
-    """``a2 = f(z2)``, ``z2 = X W1ᵀ + b1`` for examples ``lo:hi``; their ``Σ a2`` into ``buf``.
+def _hidden_block(ev: _Evaluation, b: int, buf: _WorkerBuffers):
+    """``a2 = f(z2)``, ``z2 = X W1ᵀ + b1`` for block ``b``; its ``Σ a2`` into the workspace.
 
     For a sigmoid the elementwise work runs on a contiguous scratch block
     (``buf.fprime``), faster than on the strided columns of ``[a2 1]``; only
     the last step writes ``a2``.
     """
     ws, f = ev.ws, ev.f
-    for start, stop in ev.blocks(lo, hi):
-        xb, a2b = ev.X[start:stop], ws.a2[start:stop]
-        if f.name == "sigmoid":
-            q = buf.fprime[: stop - start]
-            np.matmul(xb, ev.W1.T, out=q)
-            np.subtract(ev.minus_b1, q, out=q)  # -z2 = -b1 - X W1ᵀ
-            np.exp(q, out=q)
-            q += 1
-            np.reciprocal(q, out=a2b)  # σ(z2) = 1 / (1 + exp(-z2))
-        else:
-            z2b = ws.z2[start:stop] if f.needs_input else a2b
-            np.matmul(xb, ev.W1.T, out=z2b)
-            z2b += ev.b1
-            if f.name != "linear":
-                a2b[...] = f.forward(z2b)
-        if start == lo:
-            np.sum(a2b, axis=0, out=buf.a2_sum)
-        else:
-            buf.a2_sum += a2b.sum(axis=0)
+    start, stop = ws.block_bounds[b]
+    xb, a2b = ev.X[start:stop], ws.a2[start:stop]
+    if f.name == "sigmoid":
+        q = buf.fprime[: stop - start]
+        np.matmul(xb, ev.W1.T, out=q)
+        np.subtract(ev.minus_b1, q, out=q)  # -z2 = -b1 - X W1ᵀ
+        np.exp(q, out=q)
+        q += 1
+        np.reciprocal(q, out=a2b)  # σ(z2) = 1 / (1 + exp(-z2))
+    else:
+        z2b = ws.z2[start:stop] if f.needs_input else a2b
+        np.matmul(xb, ev.W1.T, out=z2b)
+        z2b += ev.b1
+        if f.name != "linear":
+            a2b[...] = f.forward(z2b)
+    np.sum(a2b, axis=0, out=ws.block_a2_sums[b])
 
 
 def _output_tile(g, xt, out, tmp, z3, tanh=False):
@@ -341,69 +514,105 @@ def _output_tile(g, xt, out, tmp, z3, tanh=False):
     return sq_error
 
 
-def _backprop_rows(ev: _Evaluation, lo: int, hi: int, buf: _WorkerBuffers, sync: _Sync):
-    """``δ3``, ``δ2`` and their gradient products for examples ``lo:hi``, accumulated into ``buf``.
-
-    Waits for every worker's rows of ``[W2 b2]`` before its first product,
-    and for ``ρ̂`` only where ``δ2`` first needs it: the output layer of the
-    first block does not depend on ``ρ̂``, so a worker that finished its
-    hidden layer early works on instead of waiting.
-    """
+def _backprop_block(ev: _Evaluation, b: int, buf: _WorkerBuffers, sums: _Sums):
+    """``δ3``, ``δ2`` and the gradient sums of block ``b`` into ``sums``; its squared error into the workspace."""
     ws, f, g = ev.ws, ev.f, ev.g
-    tile = ws.tile_rows
-    fresh = True  # the first block's products overwrite the sums
-    buf.sq_error = 0.0
-    if g.needs_input and buf.z3 is None:
-        buf.z3 = np.empty_like(buf.tmp)
-    for start, stop in ev.blocks(lo, hi):
-        rows = stop - start
-        xb, a2b, a2_ones_b = ev.X[start:stop], ws.a2[start:stop], ws.a2_ones[start:stop]
-        out, d2, fprime = buf.out[:rows], buf.d2[:rows], buf.fprime[:rows]
-        # Output layer: z3 = [a2 1] [W2 b2]ᵀ (negated for a sigmoid), then tile by tile
-        # h = g(z3) and δ3 = (h - x) ⊙ g'(z3).
-        if fresh:
-            sync.weights.wait()
-        np.matmul(a2_ones_b, ws.w2_b2.T, out=out)
-        for t in range(0, rows, tile):
-            u = min(t + tile, rows)
-            z3 = None if buf.z3 is None else buf.z3[: u - t]
-            buf.sq_error += _output_tile(g, xb[t:u], out[t:u], buf.tmp[: u - t], z3, ev.tanh_output)
-        # [∇W2 ∇b2] += δ3ᵀ [a2 1].
-        _add_product(out.T, a2_ones_b, buf.gW2b2, buf.gW2b2_block, fresh)
-        # δ2 = (δ3 W2 + β φ'(ρ̂)) ⊙ f'(z2) (times c).
-        np.matmul(out, ev.W2, out=d2)
-        if fresh:
-            sync.rho_hat.wait()
-        if ev.sparse_grad is not None:
-            d2 += ev.sparse_grad
-        z2b = ws.z2[start:stop] if f.needs_input else None
-        _times_derivative(f, z2b, a2b, d2, fprime)
-        # ∇W1 += δ2ᵀ x, ∇b1 += Σ δ2.
-        _add_product(d2.T, xb, buf.gW1, buf.gW1_block, fresh)
-        if fresh:
-            np.sum(d2, axis=0, out=buf.gb1)
-        else:
-            buf.gb1 += d2.sum(axis=0)
-        fresh = False
+    start, stop = ws.block_bounds[b]
+    rows, tile = stop - start, ws.tile_rows
+    xb, a2b, a2_ones_b = ev.X[start:stop], ws.a2[start:stop], ws.a2_ones[start:stop]
+    out, d2, fprime = buf.out[:rows], buf.d2[:rows], buf.fprime[:rows]
+    # Output layer: z3 = [a2 1] [W2 b2]ᵀ (negated for a sigmoid), then tile by tile
+    # h = g(z3) and δ3 = (h - x) ⊙ g'(z3).
+    np.matmul(a2_ones_b, ws.w2_b2.T, out=out)
+    sq_error = 0.0
+    for t in range(0, rows, tile):
+        u = min(t + tile, rows)
+        z3 = None if buf.z3 is None else buf.z3[: u - t]
+        sq_error += _output_tile(g, xb[t:u], out[t:u], buf.tmp[: u - t], z3, ev.tanh_output)
+    ws.block_sq_errors[b] = sq_error
+    # [Σ δ3ᵀ a2, Σ δ3] = δ3ᵀ [a2 1].
+    np.matmul(out.T, a2_ones_b, out=sums.W2b2)
+    # δ2 = (δ3 W2 + β φ'(ρ̂)) ⊙ f'(z2) (times c).
+    np.matmul(out, ev.W2, out=d2)
+    if ev.sparse_grad is not None:
+        d2 += ev.sparse_grad
+    z2b = ws.z2[start:stop] if f.needs_input else None
+    _times_derivative(f, z2b, a2b, d2, fprime)
+    # Σ δ2ᵀ x, Σ δ2.
+    np.matmul(d2.T, xb, out=sums.W1)
+    np.sum(d2, axis=0, out=sums.b1)
 
 
-def _add_product(a, b, total, scratch, fresh: bool):
-    """``total = a @ b`` when ``fresh``, else ``total += a @ b`` through ``scratch``."""
-    if fresh:
-        np.matmul(a, b, out=total)
-    else:
-        np.matmul(a, b, out=scratch)
-        total += scratch
+class _OrderedSum:
+    """``Σ_b sums_b`` added in block order, whichever worker computed each ``sums_b`` and whenever.
+
+    Block 0's sums are written straight into the total; a worker that
+    finishes block ``b`` submits its sums, and whoever submits the block
+    that is next in line adds it and every later one that is ready, one
+    after the other.  A worker holds at most :data:`SLOTS_PER_WORKER` blocks'
+    sums; it waits for a free one only when the blocks before its own are
+    still being computed elsewhere.  The block that is next in line is
+    always computable, so the waits end.
+    """
+
+    def __init__(self, ws: Workspace):
+        self._ws = ws
+        self._condition = threading.Condition()
+        self._next = 0  # the first block not yet in the total
+        self._ready = {}  # block -> (worker, slot) submitted, not yet added
+        self._adding = False
+        self._broken = False
+
+    def slot(self, b: int, k: int) -> _Sums:
+        """Where worker ``k`` writes block ``b``'s sums: the total itself for block 0, else a free slot."""
+        if b == 0:
+            return self._ws.sums
+        buf = self._ws.buffers[k]
+        with self._condition:
+            while not buf.free:
+                self._check()
+                self._condition.wait()
+            return buf.free.pop()
+
+    def submit(self, b: int, k: int, sums: _Sums):
+        """Block ``b``'s sums are complete; add them, and what follows, if ``b`` is next in line."""
+        with self._condition:
+            self._ready[b] = (k, sums)
+            if self._adding or b != self._next:
+                return
+            self._adding = True
+        total = self._ws.sums
+        while True:
+            with self._condition:
+                item = self._ready.pop(self._next, None)
+                if item is None or self._broken:
+                    self._adding = False
+                    return
+            owner, part = item
+            if part is not total:
+                total.flat += part.flat
+            with self._condition:
+                self._next += 1
+                if part is not total:
+                    self._ws.buffers[owner].free.append(part)
+                self._condition.notify_all()
+
+    def abort(self):
+        with self._condition:
+            self._broken = True
+            self._condition.notify_all()
+
+    def _check(self):
+        if self._broken:
+            raise threading.BrokenBarrierError
 
 
 class _Rendezvous:
     """A barrier split in two: :meth:`arrive` does not block, :meth:`wait` blocks until all have arrived.
 
-    The last worker to arrive runs ``action`` first.  Waking a sleeping
-    thread costs tens of microseconds on a virtual machine, several per
-    cent of an evaluation at m = 1,000; a worker that arrives early works on
-    until it needs what the others bring, by when they have usually
-    arrived and :meth:`wait` returns at once.
+    The last worker to arrive runs ``action`` first.  A worker that arrives
+    early works on until it needs what the others bring, by when they have
+    usually arrived and :meth:`wait` returns at once.
     """
 
     def __init__(self, parties: int, action=None):
@@ -445,40 +654,45 @@ class _Rendezvous:
 
 @dataclass(frozen=True)
 class _Sync:
-    """The three meeting points of one evaluation's workers."""
+    """The meeting points of one evaluation's workers, and the ordered gradient sum."""
 
-    weights: _Rendezvous  # every worker's rows of [W2 b2] written
-    rho_hat: _Rendezvous  # every worker's Σ a2 in, ρ̂ and β φ'(ρ̂) computed
-    sums: _Rendezvous  # every worker's gradient sums complete
+    rho_hat: _Rendezvous  # every worker's rows of [W2 b2] and blocks' Σ a2 in, ρ̂ and β φ'(ρ̂) computed
+    sums: _Rendezvous  # every block's gradient sums added
+    total: _OrderedSum
 
     def abort(self):
-        for point in (self.weights, self.rho_hat, self.sums):
+        for point in (self.rho_hat, self.sums, self.total):
             point.abort()
 
 
 def _worker(ev: _Evaluation, k: int, sync: _Sync):
     """Worker ``k``'s whole share of one evaluation.
 
-    Its rows of ``[W2 b2]`` (:func:`_output_weights`) and its hidden layer;
-    the last worker to finish its hidden layer computes ``ρ̂`` and the
-    sparsity term (:func:`_sparsity`); its output layer and backpropagation
-    (:func:`_backprop_rows`, which waits for ``ρ̂`` where it needs it);
-    then its slice of the gradient (:func:`_collect_slice`, which waits for
-    every worker's sums).  A worker that fails breaks the meeting points,
-    so that the others stop too.
+    Its rows of ``[W2 b2]`` (:func:`_output_weights`) and the hidden layer of
+    its blocks; the last worker to finish computes ``ρ̂`` and the sparsity
+    term (:func:`_sparsity`); the output layer and backpropagation of its
+    blocks, each block's sums added in block order (:class:`_OrderedSum`);
+    then its rows of the gradient (:func:`_write_gradient`).  A worker that
+    fails breaks the meeting points, so that the others stop too.
     """
     ws = ev.ws
-    (lo, hi), buf = ws.row_ranges[k], ws.buffers[k]
+    buf = ws.buffers[k]
+    blocks = range(k, len(ws.block_bounds), ws.workers)
     try:
         # exp(-z) overflows to inf for z < -709 (float64), and 1 / (1 + inf) = 0 = σ(z) is right.
         with np.errstate(over="ignore"):
             _output_weights(ev, k)
-            sync.weights.arrive()
-            _hidden_rows(ev, lo, hi, buf)
+            for b in blocks:
+                _hidden_block(ev, b, buf)
             sync.rho_hat.arrive()
-            _backprop_rows(ev, lo, hi, buf, sync)
+            sync.rho_hat.wait()
+            for b in blocks:
+                sums = sync.total.slot(b, k)
+                _backprop_block(ev, b, buf, sums)
+                sync.total.submit(b, k, sums)
             sync.sums.arrive()
-            _collect_slice(ev, k, sync.sums.wait)
+            sync.sums.wait()
+            _write_gradient(ev, k)
     except BaseException:
         sync.abort()
         raise
@@ -499,9 +713,12 @@ def _output_weights(ev: _Evaluation, k: int):
 
 
 def _sparsity(ev: _Evaluation):
-    """``ρ̂`` from the workers' ``Σ a2``; the sparsity term into ``ev.results``, ``β φ'(ρ̂)`` into the workspace."""
+    """``ρ̂`` from the blocks' ``Σ a2``; the sparsity term and ``‖W1‖² + ‖W2‖²`` into ``ev.results``.
+
+    ``β φ'(ρ̂)`` (times ``c``) goes into the workspace for every ``δ2``.
+    """
     ws = ev.ws
-    rho_hat = sum(buf.a2_sum for buf in ws.buffers) / ws.shape[0]
+    rho_hat = ws.block_a2_sums.sum(axis=0) / ws.shape[0]
     if ev.beta:
         ev.results["sparsity"] = ev.beta * float(np.sum(ev.penalty.value(rho_hat, ev.rho)))
         ws.sparse_grad[...] = ev.beta * ev.penalty.derivative(rho_hat, ev.rho)
@@ -509,17 +726,48 @@ def _sparsity(ev: _Evaluation):
             ws.sparse_grad *= ev.scale
     else:
         ev.results["sparsity"] = 0.0
+    ev.results["w_squared"] = float(np.vdot(ev.W1, ev.W1)) + float(np.vdot(ev.W2, ev.W2)) if ev.weight_decay else 0.0
+
+
+def _write_gradient(ev: _Evaluation, k: int):
+    """Worker ``k``'s rows of ``grad = (λ m c W + Σ) / (m c)``: ``∇W = (1/m) Σ δᵀ a + λ W``, ``∇b = (1/m) Σ δ``."""
+    ws, grad, total = ev.ws, ev.grad, ev.ws.sums
+    m, n, p = ws.shape
+    r1, r2 = _collect_rows(p, n, ws.workers, k)
+    inv = 1.0 / (m * ev.scale)
+    decay_times_m = ev.weight_decay * m * ev.scale
+    parts = [
+        (grad.W1[r1], total.W1[r1], ev.W1[r1]),
+        (grad.b1[r1], total.b1[r1], None),
+        (grad.W2[r2], total.W2b2[r2, :p], ev.W2[r2]),
+        (grad.b2[r2], total.W2b2[r2, p], None),
+    ]
+    for out, part, W in parts:
+        if W is not None and decay_times_m:
+            np.multiply(W, decay_times_m, out=out)
+            out += part
+            out *= inv
+        else:
+            np.multiply(part, inv, out=out)
 
 
 def _run(ev: _Evaluation):
-    """Run every worker's :func:`_worker`: worker 0 in this thread, the others handed off at once."""
+    """Run every worker's :func:`_worker`: worker 0 in this thread, the others on the workspace's threads."""
     ws = ev.ws
     parties = ws.workers
-    sync = _Sync(_Rendezvous(parties), _Rendezvous(parties, action=lambda: _sparsity(ev)), _Rendezvous(parties))
+    for buf in ws.buffers:
+        buf.free = list(buf.slots)
+        if ev.g.needs_input and buf.z3 is None:
+            buf.z3 = np.empty_like(buf.tmp)
+    sync = _Sync(
+        _Rendezvous(parties, action=lambda: _sparsity(ev)),
+        _Rendezvous(parties),
+        _OrderedSum(ws),
+    )
     if parties == 1:
         _worker(ev, 0, sync)
         return
-    futures = [_executor(parties - 1).submit(_worker, ev, k, sync) for k in range(1, parties)]
+    futures = [ws.executor.submit(_worker, ev, k, sync) for k in range(1, parties)]
     errors = []
     try:
         _worker(ev, 0, sync)
@@ -533,107 +781,13 @@ def _run(ev: _Evaluation):
         raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
 
 
-def loss_and_grad(
-    f,
-    g,
-    penalty,
-    rho,
-    beta,
-    weight_decay,
-    params: Params,
-    X,
-    grad: Params,
-    *,
-    workspace: Workspace | None = None,
-    terms: bool = False,
-):
-    """``J`` at ``params``, with its gradient written into ``grad``.
-
-    Parameters
-    ----------
-    f, g : Activation
-        Hidden and output transfer functions.
-    penalty : SparsityPenalty
-    rho, beta, weight_decay : float
-        ``ρ``, ``β`` (0 disables the sparsity term) and ``λ``.
-    params : Params
-        Same dtype as ``X``.
-    X : ndarray of shape (m, n)
-        C-contiguous, float32 or float64.
-    grad : Params
-        Output; overwritten.
-    workspace : Workspace, optional
-        Buffers to reuse across calls (allocated when absent or unfit).
-    terms : bool, default False
-        Also return the loss terms as a dict.
-
-    Returns
-    -------
-    loss : float
-    terms : dict, only when ``terms`` is True
-    """
-    m, n = X.shape
-    p = params.n_hidden
-    ws = workspace if workspace is not None and workspace.fits(X, p) else Workspace(X, p)
-    W1, b1, W2, b2 = params.W1, params.b1, params.W2, params.b2
-    if f.needs_input and ws.z2 is None:
-        ws.z2 = np.empty((m, p), X.dtype)
-    tanh_output = ws.tanh and g.name == "sigmoid"
-    ev = _Evaluation(f, g, penalty, rho, beta, X, W1, b1, -b1, W2, b2, ws, grad, weight_decay, tanh_output)
-
-    with _blas_controller().limit(limits=1) if ws.workers > 1 and blas_threads() > 1 else nullcontext():
-        _run(ev)
-
-    sparsity = ev.results["sparsity"]
-    inv_m = 1.0 / m
-    reconstruction = 0.5 * sum(buf.sq_error for buf in ws.buffers) * inv_m
-    decay = 0.5 * weight_decay * sum(buf.w_squared for buf in ws.buffers) if weight_decay else 0.0
-    loss = reconstruction + decay + sparsity
-    if terms:
-        return loss, {"reconstruction": reconstruction, "weight_decay": decay, "sparsity": sparsity, "total": loss}
-    return loss
-
-
-def _collect_slice(ev: _Evaluation, k: int, wait):
-    """Worker ``k``'s rows of ``grad = (1/(m c)) (λ m c W + Σ_workers sums)``.
-
-    ``∇W = (1/m) Σ δᵀ a + λ W``, ``∇b = (1/m) Σ δ``.  Each worker sums its
-    rows of ``∇W1`` (with those of ``∇b1``) and of ``[∇W2 ∇b2]``
-    (:func:`_collect_rows`) over all workers, in worker order, so the result
-    does not depend on timing.  The ``λ m c W`` and ``‖W‖²`` parts come
-    first; ``wait()`` returns once every worker's sums are complete.
-    """
-    ws, grad = ev.ws, ev.grad
-    m, n, p = ws.shape
-    buffers = ws.buffers
-    r1, r2 = _collect_rows(p, n, ws.workers, k)
-    sums = []
-    if r1.stop > r1.start:
-        sums.append((grad.W1[r1], [buf.gW1[r1] for buf in buffers], ev.W1[r1]))
-        sums.append((grad.b1[r1], [buf.gb1[r1] for buf in buffers], None))
-    if r2.stop > r2.start:
-        sums.append((grad.W2[r2], [buf.gW2b2[r2, :p] for buf in buffers], ev.W2[r2]))
-        sums.append((grad.b2[r2], [buf.gW2b2[r2, p] for buf in buffers], None))
-    w_squared = 0.0
-    if ev.decay_times_m:  # this worker's share of ‖W1‖² + ‖W2‖², and λ m c W
-        for total, _, W in sums:
-            if W is not None:
-                w_squared += float(np.vdot(W, W))
-                np.multiply(W, ev.decay_times_m, out=total)
-    buffers[k].w_squared = w_squared
-    wait()
-    for total, parts, W in sums:
-        _add_parts(total, parts, started=W is not None and bool(ev.decay_times_m))
-        total *= 1.0 / (m * ev.scale)
-
-
 def _collect_rows(p: int, n: int, workers: int, k: int) -> tuple[slice, slice]:
-    """Worker ``k``'s rows of ``W1`` (p rows of n) and of ``W2`` (n rows of p) when gradients are summed.
+    """Worker ``k``'s rows of ``W1`` (p rows of n) and of ``W2`` (n rows of p) when the gradient is written.
 
     ``W1`` and ``W2`` have ``p n`` entries each; worker ``k`` takes the rows
     that start in its ``1/workers`` of the ``2 p n`` entries of both, so
-    with two workers one sums ``∇W1`` and ``∇b1``, the other ``∇W2`` and
-    ``∇b2``: two sums of two big arrays rather than four of four halves.
+    with two workers one writes ``∇W1`` and ``∇b1``, the other ``∇W2`` and
+    ``∇b2``.  The work is elementwise, so the split changes no bit.
     """
     lo, hi = 2 * p * n * k // workers, 2 * p * n * (k + 1) // workers
 
@@ -643,37 +797,6 @@ def _collect_rows(p: int, n: int, workers: int, k: int) -> tuple[slice, slice]:
         return slice(first, last)
 
     return rows(0, n, p), rows(p * n, p, n)
-
-
-def _add_parts(total, parts, started: bool):
-    """``total += Σ parts`` when ``started``, else ``total = Σ parts``, added in order."""
-    first, *rest = parts
-    if started:
-        total += first
-    elif rest:
-        np.add(first, rest.pop(0), out=total)
-    else:
-        total[...] = first
-    for part in rest:
-        total += part
-
-
-@contextmanager
-def single_threaded_optimizer():
-    """Limit every BLAS thread pool, NumPy's and SciPy's, to one thread while the optimizer runs.
-
-    NumPy and SciPy wheels each bundle an OpenBLAS with its own thread pool.
-    L-BFGS-B's vector work runs on SciPy's; the objective runs its own
-    workers, one per core, each with single-threaded BLAS.  Pools of idle
-    threads only get in the way: two pools of two threads oversubscribe a
-    2-core machine, and a pool given its threads back after each evaluation
-    spins them up while the optimizer works.  The thread counts are restored
-    on exit.
-    """
-    from threadpoolctl import ThreadpoolController
-
-    with ThreadpoolController().limit(limits=1, user_api="blas"):
-        yield
 
 
 def _slice(size: int, parts: int, k: int) -> slice:

@@ -104,6 +104,9 @@ class FitResult:
         Seconds spent in :meth:`Autoencoder.fit`.
     objective_time : float
         Seconds of ``wall_time`` spent inside the objective.
+    workers : int
+        Evaluation workers the objective ran on (they change the speed, not
+        the result).
     """
 
     params: Params
@@ -114,6 +117,7 @@ class FitResult:
     success: bool
     wall_time: float
     objective_time: float = field(default=0.0)
+    workers: int = field(default=1)
 
     @property
     def loss(self) -> float:
@@ -358,7 +362,6 @@ class Autoencoder:
             params = self.init_params(n, seed=seed, dtype=X.dtype)
         else:
             params = self._check_params(params, X).copy()
-        state = _fast.Workspace(X, self.n_hidden)
         args = self._terms_args()
         # L-BFGS-B works in float64: a float64 model is evaluated at the optimizer's own vector and
         # hands back its own gradient; a float32 one goes through float32 copies.
@@ -387,9 +390,6 @@ class Autoencoder:
             return loss, grad64
 
         history = {k: [] for k in TERMS}
-        objective(params.flat.astype(np.float64))
-        for k in TERMS:
-            history[k].append(last["terms"][k])
 
         def on_iteration(intermediate_result):
             theta = intermediate_result.x
@@ -402,7 +402,11 @@ class Autoencoder:
                 if callback(len(history["total"]) - 1, current, dict(last["terms"])):
                     raise StopIteration
 
-        with _fast.single_threaded_optimizer():
+        with _fast.single_threaded_blas():
+            state = _fast.Workspace(X, self.n_hidden)
+            objective(params.flat.astype(np.float64))
+            for k in TERMS:
+                history[k].append(last["terms"][k])
             result = minimize(
                 objective,
                 params.flat.astype(np.float64),
@@ -421,4 +425,5 @@ class Autoencoder:
             success=bool(result.success),
             wall_time=time.perf_counter() - start,
             objective_time=timing["objective"],
+            workers=state.workers,
         )

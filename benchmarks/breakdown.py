@@ -8,7 +8,7 @@ run, show where:
 * the five products **split between the workers** as the evaluation runs
   them (each worker's share of the examples, in its own thread, with
   single-threaded BLAS): whether splitting the examples costs anything;
-* the **output layer's elementwise work** of one worker's share, in one
+* the **output layer's elementwise work** of one worker's blocks, in one
   thread alone: the sigmoid, the error and ``δ3`` on the (rows, 784)
   output, tile by tile, exactly as the evaluation does it;
 * the **cost of a NumPy call** on a tile-sized array, alone and while a
@@ -21,6 +21,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,20 +33,24 @@ from .objective import N_VISIBLE, five_products, problem, time_interleaved
 __all__ = ["Breakdown", "CallCost", "bench_breakdown", "numpy_call_cost", "split_products", "output_layer_work"]
 
 
-def split_products(params: Params, X: np.ndarray, row_ranges: list[tuple[int, int]]) -> Callable[[], None]:
-    """The five products of one evaluation, each worker's rows (``Workspace.row_ranges``) in its own thread.
+def split_products(params: Params, X: np.ndarray, workspace: _fast.Workspace) -> Callable[[], None]:
+    """The five products of one evaluation, block by block, each worker's blocks in its own thread.
 
-    The first share runs in the calling thread, the others in the pool the
-    evaluation's workers use.  Call it with every BLAS pool at one thread
-    (:func:`autoencoder._fast.single_threaded_optimizer`), as the
+    Worker ``k`` takes the blocks :meth:`Workspace.blocks_of` gives it; the
+    first runs in the calling thread, the others on the workspace's own
+    threads, as in the evaluation.  Call it with every BLAS pool at one
+    thread (:func:`autoencoder._fast.single_threaded_blas`), as the
     evaluation's workers run.
     """
-    parts = [five_products(params, X[lo:hi]) for lo, hi in row_ranges]
-    executor = _fast._executor(max(1, len(parts) - 1))
+    shares = [[five_products(params, X[lo:hi]) for lo, hi in workspace.blocks_of(k)] for k in range(workspace.workers)]
+
+    def share(products):
+        for product in products:
+            product()
 
     def run():
-        futures = [executor.submit(part) for part in parts[1:]]
-        parts[0]()
+        futures = [workspace.executor.submit(share, products) for products in shares[1:]]
+        share(shares[0])
         for future in futures:
             future.result()
 
@@ -62,8 +67,9 @@ def output_layer_work(model, params: Params, X: np.ndarray, workspace: _fast.Wor
     ``refill()`` does only the copy, so that ``work - refill`` is the
     elementwise work.
     """
-    lo, hi = workspace.row_ranges[0]
-    x = X[lo:hi]
+    blocks = workspace.blocks_of(0)
+    x = np.concatenate([X[lo:hi] for lo, hi in blocks])
+    offsets = np.cumsum([0] + [hi - lo for lo, hi in blocks])
     f, g = model._terms_args()[:2]
     z3, _ = objective.output(g, params, objective.hidden(f, params, x)[1])
     tanh = workspace.tanh and g.name == "sigmoid"
@@ -77,9 +83,10 @@ def output_layer_work(model, params: Params, X: np.ndarray, workspace: _fast.Wor
 
     def work():
         np.copyto(out, start)
-        for t in range(0, out.shape[0], tile):
-            u = min(t + tile, out.shape[0])
-            _fast._output_tile(g, x[t:u], out[t:u], tmp[: u - t], None, tanh)
+        for lo, hi in zip(offsets[:-1], offsets[1:], strict=True):
+            for t in range(lo, hi, tile):
+                u = min(t + tile, hi)
+                _fast._output_tile(g, x[t:u], out[t:u], tmp[: u - t], None, tanh)
 
     return work, refill, out
 
@@ -98,18 +105,19 @@ def numpy_call_cost(elements: int, dtype, calls: int = 400, repeat: int = 15) ->
     """Time an in-place ``multiply`` on ``elements`` values, in one thread and in two at once."""
     rng = np.random.default_rng(0)
     arrays = [rng.random(elements).astype(dtype) for _ in range(2)]
-    executor = _fast._executor(1)
 
     def loop(a):
         for _ in range(calls):
             np.multiply(a, 1.0, out=a)
 
-    def two():
-        future = executor.submit(loop, arrays[1])
-        loop(arrays[0])
-        future.result()
+    with ThreadPoolExecutor(max_workers=1) as executor:
 
-    times = time_interleaved({"alone": lambda: loop(arrays[0]), "contended": two}, repeat, settle=0.05)
+        def two():
+            future = executor.submit(loop, arrays[1])
+            loop(arrays[0])
+            future.result()
+
+        times = time_interleaved({"alone": lambda: loop(arrays[0]), "contended": two}, repeat, settle=0.05)
     per_call = {name: 1e6 * statistics.median(ts) / calls for name, ts in times.items()}
     return CallCost(elements, np.dtype(dtype).name, per_call["alone"], per_call["contended"])
 
@@ -137,12 +145,12 @@ def bench_breakdown(m: int, n_hidden: int, dtype, repeat: int, *, calls: int = 1
     work, refill, _ = output_layer_work(model, params, X, workspace)
     functions = {
         "products": five_products(params, X),
-        "split": split_products(params, X, workspace.row_ranges),
+        "split": split_products(params, X, workspace),
         "module": lambda: _fast.loss_and_grad(*args, params, X, grad, workspace=workspace),
         "output work": work,
         "refill": refill,
     }
-    single = _fast.single_threaded_optimizer
+    single = _fast.single_threaded_blas
     contexts = {name: single for name in ("split", "module", "output work", "refill")}
     times = time_interleaved(functions, repeat, calls=calls, contexts=contexts)
     medians = {name: statistics.median(ts) for name, ts in times.items()}

@@ -162,7 +162,7 @@ def bench_shape(m: int, n_hidden: int, dtype, repeat: int, *, calls: int = 1, co
     Notes
     -----
     The module runs as in training, with every BLAS pool limited to one
-    thread (:func:`autoencoder._fast.single_threaded_optimizer`): its
+    thread (:func:`autoencoder._fast.single_threaded_blas`): its
     workers run single-threaded BLAS, one per core.  The products and the
     straightforward objectives run with the BLAS threads they have.
     """
@@ -179,7 +179,7 @@ def bench_shape(m: int, n_hidden: int, dtype, repeat: int, *, calls: int = 1, co
         torch_fn = torch_objective(model, params, X)
         if torch_fn is not None:
             functions["torch"] = torch_fn
-    contexts = {"module": _fast.single_threaded_optimizer}
+    contexts = {"module": _fast.single_threaded_blas}
     times = time_interleaved(functions, repeat, calls=calls, contexts=contexts)
     del functions
     gc.collect()

@@ -97,7 +97,7 @@ def test_float32_agrees_with_float64_reference(model, rng):
 def test_workspace_is_reused_across_points_and_configurations(rng):
     X, params = _problem(UFLDL, 40, 9, rng)
     ws = _fast.Workspace(X, 7, block_rows=8, workers=2)
-    buffers = (ws.a2_ones, ws.buffers[0].out, ws.buffers[1].gW1)
+    buffers = (ws.a2_ones, ws.buffers[0].out, ws.buffers[1].slots[0], ws.sums)
     for model in (UFLDL, TAYLOR, UFLDL, LINEAR_DECODER):
         for step in range(2):
             point = params.copy()
@@ -107,7 +107,7 @@ def test_workspace_is_reused_across_points_and_configurations(rng):
             loss = _fast.loss_and_grad(*model._terms_args(), point, X, grad, workspace=ws)
             loss_ref, grad_ref = loss_and_grad_reference(*model._terms_args(), point, X)
             _assert_agrees(loss, grad, loss_ref, grad_ref, rtol=1e-12)
-    assert (ws.a2_ones, ws.buffers[0].out, ws.buffers[1].gW1) == buffers
+    assert (ws.a2_ones, ws.buffers[0].out, ws.buffers[1].slots[0], ws.sums) == buffers
     assert ws.z2 is not None  # allocated once the Taylor model needed it
 
 
@@ -233,7 +233,7 @@ def test_two_workers_sum_one_weight_matrix_each():
     assert _fast._collect_rows(196, 784, 2, 1) == (slice(196, 196), slice(0, 784))
 
 
-def _in_threads(functions):
+def _in_threads(functions, timeout=10):
     """Run each function in its own thread; return their exceptions (None for success), in order."""
     import threading
 
@@ -249,7 +249,7 @@ def _in_threads(functions):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=10)
+        thread.join(timeout=timeout)
         assert not thread.is_alive()
     return errors
 
@@ -301,26 +301,96 @@ def test_rendezvous_abort_and_failing_action_break_it():
         point.wait()
 
 
-def test_evaluations_from_several_threads_at_once_finish_and_agree(rng):
-    # Each call runs its worker 0 in the calling thread and hands the others to a shared pool,
-    # so calls from several threads at once can neither wait on each other forever nor mix results.
-    X, params = _problem(UFLDL, 64, 12, rng)
-    expected = _fast_eval(UFLDL, params, X, workers=2, block_rows=8)
-    results = [[] for _ in range(3)]
+@pytest.mark.parametrize("shared", [False, True], ids=["own-workspaces", "one-workspace"])
+def test_evaluations_from_several_threads_at_once_finish_and_agree(shared, rng):
+    # Six threads, four workers each, while BLAS keeps its own threads outside the evaluations:
+    # each workspace runs workers 1-3 on threads of its own, so no call can wait for threads that
+    # another call's workers hold; calls on one shared workspace take turns.
+    X, params = _problem(UFLDL, 256, 12, rng)
+    expected = _fast_eval(UFLDL, params, X, workers=1, block_rows=16)
+    common = _fast.Workspace(X, 7, workers=4, block_rows=16)
+    results = [[] for _ in range(6)]
 
     def caller(i):
         def run():
-            ws = _fast.Workspace(X, 7, workers=2, block_rows=8)
-            for _ in range(30):
+            ws = common if shared else _fast.Workspace(X, 7, workers=4, block_rows=16)
+            for _ in range(20):
                 grad = Params.zeros(12, 7)
                 loss = _fast.loss_and_grad(*UFLDL._terms_args(), params, X, grad, workspace=ws)
                 results[i].append((loss, grad.flat.copy()))
 
         return run
 
-    assert _in_threads([caller(i) for i in range(3)]) == [None, None, None]
+    before = _fast.blas_threads()
+    assert _in_threads([caller(i) for i in range(6)], timeout=60) == [None] * 6
+    assert _fast.blas_threads() == before
     for runs in results:
-        assert len(runs) == 30
+        assert len(runs) == 20
         for loss, flat in runs:
             assert loss == expected[0]
             np.testing.assert_array_equal(flat, expected[1].flat)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=["ufldl", "taylor", "linear-decoder"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("block_rows", [None, 7, 32])
+def test_worker_count_changes_no_bit(model, dtype, block_rows, rng):
+    X, params = _problem(model, 300, 20, rng, dtype)
+    loss1, grad1 = _fast_eval(model, params, X, workers=1, block_rows=block_rows)
+    for workers in (2, 3, 4, 8):
+        loss, grad = _fast_eval(model, params, X, workers=workers, block_rows=block_rows)
+        assert loss == loss1, workers
+        np.testing.assert_array_equal(grad.flat, grad1.flat, err_msg=f"workers={workers}")
+
+
+def test_block_rows_default_depends_on_m_alone(monkeypatch):
+    X = np.zeros((10_000, 3))
+    sizes = set()
+    for workers in ("1", "2", "3", "8"):
+        monkeypatch.setenv(_fast.WORKERS_VARIABLE, workers)
+        ws = _fast.Workspace(X, 2)
+        sizes.add(ws.block_rows)
+        assert ws.workers == int(workers)
+    assert sizes == {_fast.default_block_rows(10_000)} == {1024}
+    assert [_fast.default_block_rows(m) for m in (1, 64, 300, 1000, 2000, 4097, 60_000)] == [
+        64, 64, 128, 256, 512, 1024, 1024
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5", "2000"])
+def test_invalid_worker_count_in_the_environment_is_refused(value, monkeypatch):
+    monkeypatch.setenv(_fast.WORKERS_VARIABLE, value)
+    with pytest.raises(ValueError, match=r"AUTOENCODER_WORKERS must be an integer in \[1, 1024\]"):
+        _fast.Workspace(np.zeros((4, 3)), 2)
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, "3", True, 5000])
+def test_invalid_worker_count_argument_is_refused(value):
+    with pytest.raises(ValueError, match=r"workers must be an integer in \[1, 1024\]"):
+        _fast.Workspace(np.zeros((4, 3)), 2, workers=value)
+
+
+def test_ordered_sum_adds_blocks_in_block_order_whoever_submits_them():
+    # Blocks submitted out of order (as workers finish them) are still added 0, 1, 2, ...: the
+    # total is built by the same sequence of additions as one worker would make.
+    X = np.zeros((40, 2))
+    ws = _fast.Workspace(X, 1, block_rows=8, workers=2)
+    for buf in ws.buffers:
+        buf.free = list(buf.slots)
+    total = _fast._OrderedSum(ws)
+    added = []
+    original = ws.sums.flat
+
+    class Recording(np.ndarray):
+        def __iadd__(self, other):
+            added.append(float(other[0]))
+            return np.ndarray.__iadd__(self, other)
+
+    ws.sums.flat = original.view(Recording)
+    order = [(1, 1), (3, 1), (0, 0), (2, 0), (4, 0)]  # (block, worker) in the order they finish
+    for b, k in order:
+        sums = total.slot(b, k)
+        sums.flat[...] = b if b else 0
+        total.submit(b, k, sums)
+    assert added == [1.0, 2.0, 3.0, 4.0]
+    assert all(len(buf.free) == _fast.SLOTS_PER_WORKER for buf in ws.buffers)
