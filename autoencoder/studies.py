@@ -142,6 +142,7 @@ def beta_sweep(
     seed: int = 0,
     reference: PCAResult | None = None,
     warm_start: bool = False,
+    tol: float = 1e-12,
 ) -> list[dict[str, float]]:
     """Train one network per sparsity weight ``β`` and measure each.
 
@@ -161,6 +162,9 @@ def beta_sweep(
         Passed to :func:`network_metrics`.
     warm_start : bool, default False
         Start each network from the previous one's trained parameters.
+    tol : float, default 1e-12
+        The optimizer's tolerance (:meth:`Autoencoder.fit`); 0 runs all
+        ``max_iter`` iterations unless the line search can make no progress.
 
     Returns
     -------
@@ -172,7 +176,7 @@ def beta_sweep(
     start = None
     for beta in betas:
         model = make_model(float(beta))
-        result = fit_cached(model, X, max_iter=max_iter, seed=seed, params=start)
+        result = fit_cached(model, X, max_iter=max_iter, seed=seed, params=start, tol=tol)
         if warm_start:
             start = result.params
         row = {"beta": float(beta), "n_iter": result.n_iter, "objective": result.loss}

@@ -46,7 +46,8 @@ def test_network_metrics_of_a_pca_network_match_pca(low_rank_data):
 def test_beta_sweep_linear_l2_sets_rho_hat_without_hurting_reconstruction(low_rank_data):
     X = low_rank_data
     ref = pca(X, 3)
-    rows = studies.beta_sweep(linear_l2, X, [0.0, 3.0], max_iter=2000, reference=ref)
+    # tol=0: the relative-reduction test stops L-BFGS early in this flat valley, short of the minimum.
+    rows = studies.beta_sweep(linear_l2, X, [0.0, 3.0], max_iter=4000, reference=ref, tol=0.0)
     assert [r["beta"] for r in rows] == [0.0, 3.0]
     free, penalized = rows
     assert free["rho_hat_deviation"] > 0.5
@@ -54,7 +55,7 @@ def test_beta_sweep_linear_l2_sets_rho_hat_without_hurting_reconstruction(low_ra
     # both networks reach the PCA (Eckart–Young) error and subspace.
     assert penalized["rho_hat_deviation"] < 1e-4
     for row in rows:
-        assert row["reconstruction_mse"] == pytest.approx(ref.reconstruction_error(), rel=2e-2)
+        assert row["reconstruction_mse"] == pytest.approx(ref.reconstruction_error(), rel=1e-3)
         assert row["angle_max"] < 0.1
 
 
