@@ -6,28 +6,58 @@ Entries are ``.npz`` files read with ``allow_pickle=False`` and written
 atomically (a temporary file in the same directory, then :func:`os.replace`),
 so a killed process never leaves a half-written entry that a later run trusts.
 
+The key holds everything the trained bits depend on: the configuration, the
+data, the seed, the options and the warm start, and the numerics —
+:data:`NUMERICS_VERSION` (bumped whenever the objective, the transfer
+functions, the penalties or the optimizer settings change a number), the
+NumPy and SciPy versions and the BLAS kernel.  The worker count is not part
+of it: it changes no bit.  Each entry also records the environment it was
+trained in (:func:`autoencoder.environment.describe`).  An entry that cannot
+be read, or whose recorded key is not the one asked for, is dropped with a
+warning and trained again.
+
 The directory is ``$AUTOENCODER_CACHE_DIR`` when set, else ``models/`` in the
 user cache directory (``platformdirs.user_cache_dir("autoencoder")``).
+``python -m autoencoder.cache {list,size,clear,where}`` shows and clears it.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import io
 import json
 import os
+import sys
+import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from . import environment
 from ._idx import write_atomic
 from .model import TERMS, Autoencoder, FitResult
 from .params import Params
 
-__all__ = ["cache_dir", "cache_key", "fit_cached", "load_result", "save_result"]
+__all__ = [
+    "NUMERICS_VERSION",
+    "cache_dir",
+    "cache_key",
+    "entries",
+    "fit_cached",
+    "load_result",
+    "numerics",
+    "save_result",
+]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Layout of an entry file."""
+
+NUMERICS_VERSION = 2
+"""Version of the numbers training produces.  Bump it with any change to the objective, the
+transfer functions, the penalties, the optimizer or its settings that can move a bit, so that
+models trained before are never served again."""
 
 
 def cache_dir() -> Path:
@@ -48,10 +78,22 @@ def array_digest(X) -> str:
     return h.hexdigest()
 
 
-def cache_key(model: Autoencoder, X, *, max_iter: int, seed: int, tol: float, params: Params | None = None) -> str:
-    """The key of a training run: configuration, data, seed, options and warm start."""
-    description = {
+def numerics() -> dict[str, object]:
+    """What, besides the run itself, the trained bits depend on: the numerics version, libraries, BLAS kernel."""
+    env = environment.describe()
+    return {
+        "version": NUMERICS_VERSION,
+        "numpy": env["numpy"],
+        "scipy": env["scipy"],
+        "blas": env["blas"],
+        "kernel": env["kernel"],
+    }
+
+
+def _description(model: Autoencoder, X, *, max_iter: int, seed: int, tol: float, params: Params | None) -> dict:
+    return {
         "format": FORMAT_VERSION,
+        "numerics": numerics(),
         "model": model.to_dict(),
         "data": array_digest(X),
         "max_iter": int(max_iter),
@@ -59,15 +101,32 @@ def cache_key(model: Autoencoder, X, *, max_iter: int, seed: int, tol: float, pa
         "tol": float(tol),
         "start": None if params is None else array_digest(params.flat),
     }
+
+
+def _digest(description: dict) -> str:
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def save_result(path: Path, result: FitResult) -> None:
-    """Write a :class:`FitResult` to ``path`` atomically."""
+def cache_key(model: Autoencoder, X, *, max_iter: int, seed: int, tol: float, params: Params | None = None) -> str:
+    """The key of a training run: configuration, data, seed, options, warm start and :func:`numerics`."""
+    return _digest(_description(model, X, max_iter=max_iter, seed=seed, tol=tol, params=params))
+
+
+def save_result(path: Path, result: FitResult, description: dict | None = None) -> None:
+    """Write a :class:`FitResult` to ``path`` atomically.
+
+    ``description`` (what :func:`fit_cached` keyed the run by) is stored
+    with it, with the environment of this process and the worker count.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"history_{k}": result.history[k] for k in TERMS}
     meta = {
+        "key": None if description is None else _digest(description),
+        "description": description,
+        "environment": environment.describe(),
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "workers": result.workers,
         "n_visible": result.params.n_visible,
         "n_hidden": result.params.n_hidden,
         "n_iter": result.n_iter,
@@ -97,7 +156,29 @@ def load_result(path: Path) -> FitResult:
         success=meta["success"],
         wall_time=meta["wall_time"],
         objective_time=meta["objective_time"],
+        workers=meta.get("workers", 1),
     )
+
+
+def read_meta(path: Path) -> dict:
+    """The metadata stored with an entry (its key, description and environment among them)."""
+    with np.load(path, allow_pickle=False) as data:
+        return json.loads(str(data["meta"]))
+
+
+def _check_entry(path: Path, key: str, model: Autoencoder, n_visible: int) -> FitResult:
+    """The entry at ``path`` if it is whole and was stored for ``key``; raises ValueError otherwise."""
+    meta = read_meta(path)
+    if meta.get("key") != key:
+        raise ValueError(f"it was stored for key {meta.get('key')!r}, not {key!r}")
+    result = load_result(path)
+    if (result.params.n_hidden, result.params.n_visible) != (model.n_hidden, n_visible):
+        raise ValueError(f"its parameters have the wrong shape {result.params.W1.shape}")
+    if not all(len(v) == len(result.history["total"]) for v in result.history.values()):
+        raise ValueError("its loss history is inconsistent")
+    if not np.isfinite(result.params.flat).all():
+        raise ValueError("its parameters are not finite")
+    return result
 
 
 def fit_cached(
@@ -127,14 +208,83 @@ def fit_cached(
         ``wall_time`` is that of the original training run.
     """
     X = model._check_X(X)
-    key = cache_key(model, X, max_iter=max_iter, seed=seed, tol=tol, params=params)
+    description = _description(model, X, max_iter=max_iter, seed=seed, tol=tol, params=params)
+    key = _digest(description)
     path = Path(directory or cache_dir()) / f"{key}.npz"
     if path.exists():
         try:
-            return load_result(path)
-        except Exception as err:  # a damaged entry is dropped and retrained
+            return _check_entry(path, key, model, X.shape[1])
+        except Exception as err:  # a damaged or foreign entry is dropped and retrained
             warnings.warn(f"dropping unreadable cache entry {path}: {err}", stacklevel=2)
             path.unlink(missing_ok=True)
     result = model.fit(X, max_iter=max_iter, seed=seed, params=params, tol=tol)
-    save_result(path, result)
+    save_result(path, result, description)
     return result
+
+
+def entries(directory: Path | None = None) -> list[dict]:
+    """The entries of the cache, oldest first: path, bytes, and what each records (None when unreadable).
+
+    Returns
+    -------
+    list of dict
+        ``path``, ``bytes``, ``modified`` (seconds since the epoch) and
+        ``meta`` (:func:`read_meta`, or None for an entry that cannot be read).
+    """
+    root = Path(directory or cache_dir())
+    found = []
+    for path in sorted(root.glob("*.npz"), key=lambda p: p.stat().st_mtime) if root.is_dir() else []:
+        try:
+            meta = read_meta(path)
+        except Exception:  # listed as unreadable; fit_cached drops it when asked for it
+            meta = None
+        stat = path.stat()
+        found.append({"path": path, "bytes": stat.st_size, "modified": stat.st_mtime, "meta": meta})
+    return found
+
+
+def _describe_entry(entry: dict) -> str:
+    meta = entry["meta"]
+    size = f"{entry['bytes'] / 1e6:8.2f} MB"
+    if meta is None or not meta.get("description"):
+        return f"{entry['path'].stem}  {size}  (unreadable or from an older format)"
+    d, env = meta["description"], meta.get("environment") or {}
+    model = d["model"]
+    what = (
+        f"{model['activation']}/{model['output_activation']} {model['sparsity']} p={model['n_hidden']} "
+        f"rho={model['rho']:g} beta={model['beta']:g} lambda={model['weight_decay']:g}"
+    )
+    run = f"max_iter={d['max_iter']} seed={d['seed']}" + (" warm" if d.get("start") else "")
+    trained = f"numerics {d['numerics']['version']}, {env.get('kernel', '?')}, {meta.get('workers', '?')} workers"
+    return f"{entry['path'].stem}  {size}  {what}  {run}  [{trained}, {meta.get('trained_at', '?')}]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m autoencoder.cache {list,size,clear,where}``."""
+    parser = argparse.ArgumentParser(prog="python -m autoencoder.cache", description="The trained-model cache.")
+    parser.add_argument("--dir", type=Path, default=None, help="cache directory (default: $AUTOENCODER_CACHE_DIR)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="one line per entry: the model, the run and what it was trained with")
+    commands.add_parser("size", help="number of entries and their total size")
+    commands.add_parser("clear", help="delete every entry")
+    commands.add_parser("where", help="print the cache directory")
+    args = parser.parse_args(argv)
+    root = Path(args.dir or cache_dir())
+    found = entries(root)
+    if args.command == "where":
+        print(root)
+    elif args.command == "list":
+        for entry in found:
+            print(_describe_entry(entry))
+        print(f"{len(found)} entries, {sum(e['bytes'] for e in found) / 1e6:.1f} MB in {root}")
+    elif args.command == "size":
+        print(f"{len(found)} entries, {sum(e['bytes'] for e in found) / 1e6:.1f} MB in {root}")
+    elif args.command == "clear":
+        for entry in found:
+            entry["path"].unlink(missing_ok=True)
+        print(f"removed {len(found)} entries ({sum(e['bytes'] for e in found) / 1e6:.1f} MB) from {root}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

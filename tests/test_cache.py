@@ -68,3 +68,60 @@ def test_failed_write_leaves_nothing_behind(unit_data, tmp_path, monkeypatch):
 def test_cache_directory_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("AUTOENCODER_CACHE_DIR", str(tmp_path / "models"))
     assert cache_mod.cache_dir() == tmp_path / "models"
+
+
+def test_key_changes_with_the_numerics(unit_data, monkeypatch):
+    base = {"max_iter": 5, "seed": 0, "tol": 1e-12}
+    key = cache_key(Autoencoder(3), unit_data, **base)
+    monkeypatch.setattr(cache_mod, "NUMERICS_VERSION", cache_mod.NUMERICS_VERSION + 1)
+    bumped = cache_key(Autoencoder(3), unit_data, **base)
+    monkeypatch.undo()
+    real = cache_mod.environment.describe
+    monkeypatch.setattr(cache_mod.environment, "describe", lambda: {**real(), "kernel": "Haswell"})
+    other_kernel = cache_key(Autoencoder(3), unit_data, **base)
+    monkeypatch.setattr(cache_mod.environment, "describe", lambda: {**real(), "workers": 7, "cores": 9})
+    other_cores = cache_key(Autoencoder(3), unit_data, **base)
+    assert len({key, bumped, other_kernel}) == 3
+    assert other_cores == key  # the worker count changes no bit, so entries are shared
+
+
+def test_entry_records_what_it_was_trained_with(unit_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOENCODER_WORKERS", "1")
+    fit_cached(Autoencoder(3), unit_data, max_iter=3, directory=tmp_path)
+    (entry,) = tmp_path.glob("*.npz")
+    meta = cache_mod.read_meta(entry)
+    assert meta["key"] == entry.stem
+    assert meta["description"]["numerics"]["version"] == cache_mod.NUMERICS_VERSION
+    assert meta["workers"] == 1
+    env = meta["environment"]
+    assert env["numpy"] == np.__version__ and env["package"] and env["kernel"] and env["cores"] >= 1
+
+
+def test_foreign_entry_is_dropped_and_retrained(unit_data, tmp_path):
+    # An entry stored under another run's name (copied by hand, or left by another version)
+    # is never served: its recorded key is checked.
+    a = fit_cached(Autoencoder(3), unit_data, max_iter=3, directory=tmp_path)
+    (entry_a,) = tmp_path.glob("*.npz")
+    key_b = cache_key(Autoencoder(3, beta=1.0), unit_data, max_iter=3, seed=0, tol=1e-12)
+    (tmp_path / f"{key_b}.npz").write_bytes(entry_a.read_bytes())
+    with pytest.warns(UserWarning, match="stored for key"):
+        b = fit_cached(Autoencoder(3, beta=1.0), unit_data, max_iter=3, directory=tmp_path)
+    assert not np.array_equal(a.params.flat, b.params.flat)
+    assert cache_mod.read_meta(tmp_path / f"{key_b}.npz")["key"] == key_b
+
+
+def test_command_line_lists_sizes_and_clears(unit_data, tmp_path, capsys):
+    fit_cached(Autoencoder(3), unit_data, max_iter=3, directory=tmp_path)
+    fit_cached(Autoencoder(2, sparsity="l2"), unit_data, max_iter=3, directory=tmp_path)
+    (tmp_path / "broken.npz").write_bytes(b"not a zip")
+    assert cache_mod.main(["--dir", str(tmp_path), "list"]) == 0
+    out = capsys.readouterr().out
+    assert "sigmoid/sigmoid kl p=3" in out and "sigmoid/sigmoid l2 p=2" in out
+    assert "broken" in out and "unreadable" in out and "3 entries" in out
+    assert cache_mod.main(["--dir", str(tmp_path), "size"]) == 0
+    assert capsys.readouterr().out.startswith("3 entries, ")
+    assert cache_mod.main(["--dir", str(tmp_path), "clear"]) == 0
+    assert "removed 3 entries" in capsys.readouterr().out
+    assert list(tmp_path.glob("*.npz")) == []
+    assert cache_mod.main(["--dir", str(tmp_path / "none"), "size"]) == 0
+    assert capsys.readouterr().out.startswith("0 entries")
