@@ -158,6 +158,17 @@ def _check_grid(
     return rho_values, beta_values, metric_names
 
 
+def _check_initial(points: Mapping, initial, rho_values: list[float], beta_values: list[float]) -> tuple:
+    """The point shown first: ``initial``, or the first of each axis when None."""
+    if initial is None:
+        return rho_values[0], beta_values[0]
+    if tuple(initial) not in points:
+        raise ValueError(
+            f"initial {initial} is not a grid point; add its rho to rho_values and its beta to beta_values"
+        )
+    return tuple(initial)
+
+
 def _json_for_script(payload) -> str:
     # "<" escaped so that no "</script>" or "<!--" can end the data block early.
     return json.dumps(payload, separators=(",", ":")).replace("<", "\\u003c")
@@ -212,10 +223,7 @@ def slider_html(
     if not isinstance(element_id, str) or not _ELEMENT_ID.match(element_id):
         raise ValueError(f"element_id must be letters, digits, '-' or '_', got {element_id!r}")
     rho_values, beta_values, metric_names = _check_grid(points, rho_values, beta_values)
-    if initial is None:
-        initial = (rho_values[0], beta_values[0])
-    if initial not in points:
-        raise ValueError(f"initial {initial} is not a grid point")
+    initial = _check_initial(points, initial, rho_values, beta_values)
     i0, j0 = rho_values.index(initial[0]), beta_values.index(initial[1])
     rho_labels = [_grid_label(value) for value in rho_values]
     beta_labels = [_grid_label(value) for value in beta_values]
@@ -291,19 +299,33 @@ alt="{esc(alt("Histogram of mean hidden activations", i0, j0))}">
 </div>"""
 
 
-def explorer_widget(points: Mapping, rho_values: Sequence[float], beta_values: Sequence[float], decimals: int = 3):
+def explorer_widget(
+    points: Mapping,
+    rho_values: Sequence[float],
+    beta_values: Sequence[float],
+    decimals: int = 3,
+    initial: tuple[float, float] | None = None,
+):
     """Return an ipywidgets box exploring the same grid in a live kernel.
 
     Two ``SelectionSlider`` s pick ρ and β; two ``Image`` widgets and an
-    ``HTML`` table of metrics follow them.  Takes the same ``points`` as
-    :func:`slider_html`; needs ``ipywidgets`` (imported here, not at module
-    import).
+    ``HTML`` table of metrics follow them.  Takes the same ``points`` and
+    ``initial`` as :func:`slider_html` (the first of each axis by default);
+    needs ``ipywidgets`` (imported here, not at module import).
+
+    Raises
+    ------
+    ValueError
+        As :func:`slider_html`.
     """
     import ipywidgets as widgets
 
     rho_values, beta_values, metric_names = _check_grid(points, rho_values, beta_values)
-    rho = widgets.SelectionSlider(options=[(_grid_label(v), v) for v in rho_values], description="ρ")
-    beta = widgets.SelectionSlider(options=[(_grid_label(v), v) for v in beta_values], description="β")
+    initial = _check_initial(points, initial, rho_values, beta_values)
+    rho = widgets.SelectionSlider(options=[(_grid_label(v), v) for v in rho_values], value=initial[0], description="ρ")
+    beta = widgets.SelectionSlider(
+        options=[(_grid_label(v), v) for v in beta_values], value=initial[1], description="β"
+    )
     mosaic = widgets.Image(format="png")
     histogram = widgets.Image(format="png")
     table = widgets.HTML()

@@ -35,6 +35,7 @@ from .metrics import summarize
 from .model import Autoencoder, FitResult, validate_data
 
 __all__ = [
+    "axis_with",
     "model_factory",
     "train_grid",
     "grid_summary",
@@ -85,6 +86,26 @@ class _SparseSigmoid:
 
     def __call__(self, rho: float, beta: float) -> Autoencoder:
         return experiments.sparse_sigmoid(self.n_hidden, rho, beta, self.weight_decay)
+
+
+def axis_with(values: Sequence[float], value: float) -> list[float]:
+    """A grid axis that holds ``value``: ``values`` and ``value``, each once, in increasing order.
+
+    The point a chapter's explorer opens at joins the grid this way when it is
+    not one of the grid's values, so that point is trained and shown too.
+
+    Parameters
+    ----------
+    values : sequence of float
+        The axis as given (any order).
+    value : float
+        The value it must hold.
+
+    Returns
+    -------
+    list of float
+    """
+    return sorted({float(v) for v in values} | {float(value)})
 
 
 def _check_axis(name: str, values, *, inside: Callable[[float], bool], allowed: str) -> list[float]:

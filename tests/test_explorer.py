@@ -171,3 +171,15 @@ def test_widget_follows_the_sliders():
     assert images.children[0].value == points[0.1, 3]["mosaic_png"]
     assert images.children[1].value == points[0.1, 3]["histogram_png"]
     assert "<td>7</td>" in table.value
+
+
+def test_widget_opens_at_the_initial_point():
+    pytest.importorskip("ipywidgets")
+    from autoencoder.explorer import explorer_widget
+
+    points = make_points()
+    rho, beta, images, table = explorer_widget(points, RHO, BETA, initial=(0.05, 3)).children
+    assert (rho.value, beta.value) == (0.05, 3)
+    assert images.children[0].value == points[0.05, 3]["mosaic_png"]
+    with pytest.raises(ValueError, match=r"initial \(0.07, 3\) is not a grid point; add its rho to rho_values"):
+        explorer_widget(points, RHO, BETA, initial=(0.07, 3))

@@ -210,3 +210,9 @@ def test_retrain_panel_trains_only_on_click(data, monkeypatch):
     assert bytes(mosaic.value).startswith(b"\x89PNG") and bytes(histogram.value).startswith(b"\x89PNG")
     assert "reconstruction error" in table.value
     assert status.value.startswith("Trained ρ = 0.2, β = 3")
+
+
+def test_axis_with_adds_a_missing_value_in_order():
+    assert grid.axis_with([0.3, 0.01, 0.1], 0.07) == [0.01, 0.07, 0.1, 0.3]
+    assert grid.axis_with([0.0, 3.0, 30.0], 3) == [0.0, 3.0, 30.0]
+    assert grid.axis_with([0, 3], 1) == [0.0, 1.0, 3.0]

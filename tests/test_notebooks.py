@@ -1,8 +1,10 @@
 """Every chapter runs under papermill with small parameters (the committed outputs are checked by nbval)."""
 
 import ast
+import html
 import json
 import os
+import re
 from pathlib import Path
 
 import papermill
@@ -13,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXPLORER = ROOT / "notebooks" / "07_explore_rho_beta.ipynb"
 SHARED_KNOBS = ("n_train", "n_hidden", "rho", "beta", "weight_decay", "max_iter", "seed")
-SMALL = {"n_train": 600, "max_iter": 12}
+# What a reader types to run every chapter small: -p n_train 600 -p max_iter 12 -p rho 0.05 -p beta 1.0
+# (beta = 1 is not a value of chapter 7's grid).
+SMALL = {"n_train": 600, "max_iter": 12, "rho": 0.05, "beta": 1.0}
 
 
 def parameters_cell(path):
@@ -104,6 +108,39 @@ def test_chapter_runs_with_small_parameters(path, tmp_path):
     params = {k: v for k, v in SMALL.items() if k in knob_names(path)}
     out = run_chapter(path, tmp_path / path.name, params)
     assert not errors_of(out)
+
+
+def explorer_shown(nb):
+    """``(data-rho, data-beta, rho labels, beta labels)`` of the first slider explorer in the outputs."""
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            page = "".join(output.get("data", {}).get("text/html", ""))
+            if 'class="rho-beta-explorer"' in page:
+                shown = re.search(r'data-rho="([^"]*)" data-beta="([^"]*)"', page).groups()
+                data = re.search(r'<script type="application/json" class="explorer-data"[^>]*>(.*?)</script>', page)
+                payload = json.loads(html.unescape(data.group(1)))
+                return (*shown, payload["rho_labels"], payload["beta_labels"])
+    raise AssertionError("no slider explorer in the outputs")
+
+
+def widget_sliders(nb):
+    """``{description: label of its value}`` of the SelectionSliders in the stored widget state."""
+    state = nb["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    sliders = [m["state"] for m in state.values() if m["model_name"] == "SelectionSliderModel"]
+    return {s["description"]: s["_options_labels"][s["index"]] for s in sliders}
+
+
+@pytest.mark.slow
+def test_explorer_opens_at_a_point_outside_the_grid(tmp_path):
+    # A valid rho and beta are never refused: the point is trained and the explorer opens there.
+    params = {"n_train": 600, "max_iter": 12, "rho": 0.07, "beta": 1.0}
+    params |= {"rho_values": "[0.05, 0.2]", "beta_values": [0.0, 3.0]}  # text, as papermill -p passes a list
+    out = run_chapter(EXPLORER, tmp_path / EXPLORER.name, params)
+    assert not errors_of(out)
+    rho, beta, rho_labels, beta_labels = explorer_shown(out)
+    assert (rho, beta) == ("0.07", "1")
+    assert (rho_labels, beta_labels) == (["0.05", "0.07", "0.2"], ["0", "1", "3"])
+    assert widget_sliders(out) == {"ρ": "0.07", "β": "1"}
 
 
 def bad_knob(path):
