@@ -40,6 +40,8 @@ import yaml
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from papermill.exceptions import PapermillExecutionError
 
+from autoencoder import cache, environment
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 GENERATED = ROOT / "book" / "generated"
@@ -161,6 +163,9 @@ def stamp(name: str, parameters: dict) -> str:
         if path.exists():
             digest.update(relative(path).encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(json.dumps(parameters, sort_keys=True, default=repr).encode())
+    # What the trained numbers depend on besides the code: another BLAS kernel or library version
+    # executes the chapter again (the worker count changes no bit, so it is not part of the stamp).
+    digest.update(json.dumps(cache.numerics(), sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -189,7 +194,8 @@ def ensure_kernel() -> None:
         )
 
 
-def parameters_note(effective: dict[str, str], overridden: set[str]) -> str:
+def parameters_note(effective: dict[str, str], overridden: set[str], ran_with: str | None = None) -> str:
+    """The note at the top of a page: the values it was executed with, and (``ran_with``) the environment."""
     values = ", ".join(
         f"`{name} = {value}`" + (" (set in `book/parameters.yml`)" if name in overridden else "")
         for name, value in effective.items()
@@ -199,6 +205,7 @@ def parameters_note(effective: dict[str, str], overridden: set[str]) -> str:
         ":class: note",
         "",
         f"This page was executed with {values}.",
+        *([f"It ran on {ran_with}."] if ran_with else []),
         "{doc}`Reproducing this book <../reproducing>` explains how to run it with others.",
         "```",
     ]
@@ -214,7 +221,8 @@ def decorate(path: Path, effective: dict[str, str], overridden: set[str]) -> Non
         tags = nb.cells[index].metadata.setdefault("tags", [])
         if "remove-cell" not in tags:
             tags.append("remove-cell")
-    nb.cells.insert(max(indices) + 1, nbformat.v4.new_markdown_cell(parameters_note(effective, overridden)))
+    note = parameters_note(effective, overridden, environment.summary())
+    nb.cells.insert(max(indices) + 1, nbformat.v4.new_markdown_cell(note))
     nbformat.write(nb, path)
 
 
@@ -268,6 +276,25 @@ def execute(name: str, parameters: dict, position: str, force: bool) -> None:
     print(f"{position} {name}: done in {time.perf_counter() - start:.0f} s", flush=True)
 
 
+def write_environment(path: Path) -> None:
+    """The table of the environment this build runs in, for the Reproducing page to include."""
+    env = environment.describe()
+    names = {
+        "package": "autoencoder",
+        "python": "Python",
+        "numpy": "NumPy",
+        "scipy": "SciPy",
+        "blas": "BLAS (NumPy's)",
+        "kernel": "BLAS kernel",
+        "blas_threads": "BLAS threads",
+        "cores": "cores available",
+        "workers": "evaluation workers",
+        "machine": "processor architecture",
+    }
+    rows = [f"| {names[key]} | {env[key]} |" for key in names]
+    path.write_text("| | this build |\n|---|---|\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+
 def build_html() -> None:
     print("jupyter-book build . --warningiserror --keep-going", flush=True)
     command = [
@@ -297,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         for number, (name, parameters) in enumerate(runs.items(), start=1):
             execute(name, parameters, f"[{number}/{len(runs)}]", args.force)
         if not args.no_html:
+            write_environment(GENERATED / "environment.md")
             build_html()
     except BuildError as error:
         print(f"build_book: error: {error}", file=sys.stderr)

@@ -64,3 +64,24 @@ def test_failing_cell_is_named_and_unchanged_runs_are_reused(build, capsys):
     assert "notebooks/02_bad.ipynb failed in cell 2" in message
     assert "'x = n_train'" in message and "ZeroDivisionError" in message
     assert not (build.GENERATED / "02_bad.ipynb.sha256").exists()
+
+
+def test_note_and_environment_table_say_what_the_run_used(build, tmp_path):
+    from autoencoder import environment
+
+    note = build.parameters_note({"n_train": "3"}, set(), environment.summary())
+    env = environment.describe()
+    for value in (env["numpy"], env["scipy"], env["python"], env["kernel"], f"{env['cores']} cores"):
+        assert str(value) in note
+    build.write_environment(tmp_path / "environment.md")
+    table = (tmp_path / "environment.md").read_text()
+    assert table.startswith("| | this build |\n|---|---|\n")
+    assert f"| NumPy | {env['numpy']} |" in table and f"| evaluation workers | {env['workers']} |" in table
+
+
+def test_stamp_changes_with_the_blas_kernel(build, monkeypatch):
+    write_notebook(build.NOTEBOOKS / "01_a.ipynb", "print(n_train)")
+    before = build.stamp("01_a.ipynb", {})
+    real = build.cache.numerics
+    monkeypatch.setattr(build.cache, "numerics", lambda: {**real(), "kernel": "Haswell"})
+    assert build.stamp("01_a.ipynb", {}) != before
