@@ -33,8 +33,8 @@ def knob_names(path):
 
 
 def run_chapter(path, output, parameters):
-    """Execute ``path`` with papermill into ``output`` (models cached next to it); return its JSON."""
-    env = {"AUTOENCODER_CACHE_DIR": str(output.parent / "models"), "MPLBACKEND": "Agg"}
+    """Execute ``path`` with papermill into ``output`` (models cached next to it, no progress bar); return its JSON."""
+    env = {"AUTOENCODER_CACHE_DIR": str(output.parent / "models"), "MPLBACKEND": "Agg", "AUTOENCODER_PROGRESS": "0"}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
