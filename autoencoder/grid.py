@@ -13,7 +13,9 @@ Training is a set of *chains*, one per ρ: the values of β in increasing order,
 each point starting from the solution of the previous one (continuation in β).
 A chain is one task for the process pool.  Each process runs its BLAS on one
 thread, so a chain computes the same bits on one process or several, and the
-grid does not depend on ``n_jobs``.
+grid does not depend on ``n_jobs``.  While it trains, a
+:func:`autoencoder.progress.task_progress` counts the finished trainings (a bar
+when run interactively, lines in the progress file during the book build).
 
 The figure helpers import matplotlib when called; the training does not.
 """
@@ -22,8 +24,9 @@ from __future__ import annotations
 
 import multiprocessing
 import numbers
+import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,7 @@ from ._validation import check_int
 from .cache import cache_dir, fit_cached
 from .metrics import summarize
 from .model import Autoencoder, FitResult, validate_data
+from .progress import ENV_MODE, task_progress
 
 __all__ = [
     "axis_with",
@@ -123,11 +127,17 @@ def _check_axis(name: str, values, *, inside: Callable[[float], bool], allowed: 
     return values
 
 
-def _limit_blas_threads() -> None:
-    """Pool initializer: one BLAS thread per process, for the life of the process."""
+def _init_worker() -> None:
+    """Pool initializer: one BLAS thread per process, for the life of the process, and no bar.
+
+    A worker's stderr is not where the reader looks (in Jupyter it is the
+    server's terminal), so its trainings show no bar; the progress file, when
+    there is one, still gets their lines.
+    """
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    os.environ[ENV_MODE] = "0"
 
 
 def _train_chain(factory, X, rho, betas, max_iter, seed, warm_start, start, directory) -> list[FitResult]:
@@ -227,28 +237,39 @@ def train_grid(
     from threadpoolctl import threadpool_limits
 
     results, positive = {}, sorted(beta for beta in betas if beta > 0)
-    start = None
-    if len(positive) < len(betas):
-        # β = 0: the sparsity term vanishes whatever ρ, so one network, trained
-        # once as the same objective without a sparsity term, serves every ρ.
-        unpenalized = Autoencoder(n_hidden, sparsity="none", beta=0.0, weight_decay=weight_decay)
-        with threadpool_limits(1):
-            root = fit_cached(unpenalized, X, max_iter=max_iter, seed=seed, directory=directory)
-        results.update({(rho, 0.0): root for rho in rhos})
-        start = root.params if warm_start else None
-    if warm_start:
-        chains = [(rho, positive) for rho in rhos] if positive else []
-    else:
-        chains = [(rho, [beta]) for rho in rhos for beta in positive]
-    tasks = [(factory, X, rho, chain, max_iter, seed, warm_start, start, directory) for rho, chain in chains]
-    if n_jobs > 1 and len(tasks) > 1:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(n_jobs, len(tasks)), mp_context=context, initializer=_limit_blas_threads) as pool:
-            list(pool.map(_train_chain_in_worker, *zip(*tasks, strict=True)))
-    with threadpool_limits(1):  # after the pool, a read of the cache; with n_jobs=1, the training itself
-        for task in tasks:
-            rho, chain = task[2], task[3]
-            results.update({(rho, beta): r for beta, r in zip(chain, _train_chain(*task), strict=True)})
+    start, has_zero = None, len(positive) < len(betas)
+    description = f"grid of {len(rhos)} x {len(betas)} (ρ, β)"
+    with task_progress(description, int(has_zero) + len(rhos) * len(positive), unit="trainings") as advance:
+        if has_zero:
+            # β = 0: the sparsity term vanishes whatever ρ, so one network, trained
+            # once as the same objective without a sparsity term, serves every ρ.
+            unpenalized = Autoencoder(n_hidden, sparsity="none", beta=0.0, weight_decay=weight_decay)
+            with threadpool_limits(1):
+                root = fit_cached(unpenalized, X, max_iter=max_iter, seed=seed, directory=directory)
+            results.update({(rho, 0.0): root for rho in rhos})
+            start = root.params if warm_start else None
+            advance(1)
+        if warm_start:
+            chains = [(rho, positive) for rho in rhos] if positive else []
+        else:
+            chains = [(rho, [beta]) for rho in rhos for beta in positive]
+        tasks = [(factory, X, rho, chain, max_iter, seed, warm_start, start, directory) for rho, chain in chains]
+        done, pooled = int(has_zero), n_jobs > 1 and len(tasks) > 1
+        if pooled:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(min(n_jobs, len(tasks)), mp_context=context, initializer=_init_worker) as pool:
+                futures = {pool.submit(_train_chain_in_worker, *task): len(task[3]) for task in tasks}
+                for future in as_completed(futures):
+                    future.result()
+                    done += futures[future]
+                    advance(done)
+        with threadpool_limits(1):  # after the pool, a read of the cache; with n_jobs=1, the training itself
+            for task in tasks:
+                rho, chain = task[2], task[3]
+                results.update({(rho, beta): r for beta, r in zip(chain, _train_chain(*task), strict=True)})
+                if not pooled:
+                    done += len(chain)
+                    advance(done)
     return {(rho, beta): results[rho, beta] for rho in rhos for beta in betas}
 
 

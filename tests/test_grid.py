@@ -216,3 +216,18 @@ def test_axis_with_adds_a_missing_value_in_order():
     assert grid.axis_with([0.3, 0.01, 0.1], 0.07) == [0.01, 0.07, 0.1, 0.3]
     assert grid.axis_with([0.0, 3.0, 30.0], 3) == [0.0, 3.0, 30.0]
     assert grid.axis_with([0, 3], 1) == [0.0, 1.0, 3.0]
+
+
+def test_training_counts_the_finished_trainings_into_the_progress_file(data, tmp_path, monkeypatch):
+    from autoencoder import progress
+
+    path = tmp_path / "progress.jsonl"
+    monkeypatch.setenv(progress.ENV_MODE, "0")
+    monkeypatch.setenv(progress.ENV_FILE, str(path))
+    monkeypatch.setattr(progress, "FILE_INTERVAL", 0)
+    train(data, tmp_path / "models", n_jobs=1)
+    records = [progress.read_record(line) for line in path.read_text().splitlines()]
+    counts = [r for r in records if r["unit"] == "trainings"]
+    # β = 0 once, then one chain of the two positive β per ρ.
+    assert [r["done"] for r in counts] == [1, 3, 5]
+    assert {(r["description"], r["total"]) for r in counts} == {("grid of 2 x 3 (ρ, β)", 5)}
