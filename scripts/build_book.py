@@ -20,6 +20,14 @@ Run with the project's environment::
 
 A missing notebook, an unknown parameter, a failing cell or a Sphinx warning
 stops the build with a message naming the culprit.
+
+While papermill runs a chapter, its kernel shows no progress bar
+(``AUTOENCODER_PROGRESS=0``, so no bar lands in the outputs) and reports its
+trainings to a temporary file instead (``AUTOENCODER_PROGRESS_FILE``, see
+:mod:`autoencoder.progress`).  The build reads that file and shows
+``chapter k/N name — what it trains, iteration i/max J=...``: on one line kept
+up to date in a terminal, as a plain line every ``STATUS_PERIOD`` seconds
+otherwise (a CI log).
 """
 
 from __future__ import annotations
@@ -31,7 +39,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -41,6 +52,7 @@ from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from papermill.exceptions import PapermillExecutionError
 
 from autoencoder import cache, environment
+from autoencoder.progress import ENV_FILE, ENV_MODE, describe, read_record
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -48,6 +60,10 @@ GENERATED = ROOT / "book" / "generated"
 PARAMETERS_FILE = ROOT / "book" / "parameters.yml"
 TOC_FILE = ROOT / "_toc.yml"
 KERNEL_NAME = "python3"
+POLL_INTERVAL = 0.5
+"""Seconds between two looks at a chapter's progress file."""
+STATUS_PERIOD = 15.0
+"""Seconds between two plain status lines when stderr is not a terminal."""
 
 
 class BuildError(Exception):
@@ -247,6 +263,86 @@ def execution_failure(name: str, output: Path, error: PapermillExecutionError) -
     )
 
 
+class ProgressTail:
+    """The reports appended to a progress file since the last look."""
+
+    def __init__(self, path: Path):
+        self.path, self.offset, self.partial = path, 0, b""
+
+    def latest(self) -> dict | None:
+        """The last complete report appended since the previous call; None when there is none."""
+        try:
+            with open(self.path, "rb") as file:
+                file.seek(self.offset)
+                data = file.read()
+        except FileNotFoundError:
+            return None
+        self.offset += len(data)
+        *lines, self.partial = (self.partial + data).split(b"\n")
+        records = [read_record(line.decode("utf-8", "replace")) for line in lines]
+        records = [record for record in records if record is not None]
+        return records[-1] if records else None
+
+
+def status_line(position: str, name: str, record: dict) -> str:
+    """E.g. ``"chapter 1/7 01_sparse_autoencoder — sigmoid + KL iteration 40/400 J=12.81"``."""
+    return f"{position} {Path(name).stem} — {describe(record)}"
+
+
+class StatusLine:
+    """One tqdm line rewritten in place in a terminal; otherwise a plain line at most every STATUS_PERIOD s."""
+
+    def __init__(self, terminal: bool):
+        if terminal:
+            from tqdm import tqdm
+
+            self.bar = tqdm(bar_format="{desc}", leave=False)
+        else:
+            self.bar = None
+        self.printed = -float("inf")
+
+    def show(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.set_description_str(text)
+        elif time.monotonic() - self.printed >= STATUS_PERIOD:
+            print(text, flush=True)
+            self.printed = time.monotonic()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@contextmanager
+def training_progress(position: str, name: str):
+    """While a chapter runs: no bar in its kernel, its reports to a temporary file, shown on a status line."""
+    saved = {key: os.environ.get(key) for key in (ENV_MODE, ENV_FILE)}
+    with tempfile.TemporaryDirectory(prefix="build_book-") as directory:
+        path = Path(directory) / "progress.jsonl"
+        os.environ.update({ENV_MODE: "0", ENV_FILE: str(path)})  # inherited by the kernel papermill starts
+        tail, status, stop = ProgressTail(path), StatusLine(sys.stderr.isatty()), threading.Event()
+
+        def watch():
+            while not stop.wait(POLL_INTERVAL):
+                record = tail.latest()
+                if record is not None:
+                    status.show(status_line(position, name, record))
+
+        watcher = threading.Thread(target=watch, name="progress", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            watcher.join()
+            status.close()
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
 def execute(name: str, parameters: dict, position: str, force: bool) -> None:
     output = GENERATED / name
     stamp_file = output.with_name(name + ".sha256")
@@ -261,14 +357,15 @@ def execute(name: str, parameters: dict, position: str, force: bool) -> None:
     print(f"{position} {name}: executing with {shown}", flush=True)
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(NOTEBOOKS / name),
-            str(output),
-            parameters=parameters,
-            kernel_name=KERNEL_NAME,
-            cwd=str(NOTEBOOKS),
-            progress_bar=True,
-        )
+        with training_progress(position, name):
+            papermill.execute_notebook(
+                str(NOTEBOOKS / name),
+                str(output),
+                parameters=parameters,
+                kernel_name=KERNEL_NAME,
+                cwd=str(NOTEBOOKS),
+                progress_bar=True,
+            )
     except PapermillExecutionError as error:
         raise execution_failure(name, output, error) from None
     decorate(output, effective, set(parameters))
@@ -322,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         ensure_kernel()
         GENERATED.mkdir(parents=True, exist_ok=True)
         for number, (name, parameters) in enumerate(runs.items(), start=1):
-            execute(name, parameters, f"[{number}/{len(runs)}]", args.force)
+            execute(name, parameters, f"chapter {number}/{len(runs)}", args.force)
         if not args.no_html:
             write_environment(GENERATED / "environment.md")
             build_html()

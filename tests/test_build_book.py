@@ -1,6 +1,9 @@
-"""The book build script: parameter validation, failing cells named, and reuse of unchanged runs."""
+"""The book build script: parameter validation, failing cells named, reuse of unchanged runs, progress shown."""
 
 import importlib.util
+import json
+import os
+import time
 from pathlib import Path
 
 import nbformat
@@ -85,3 +88,73 @@ def test_stamp_changes_with_the_blas_kernel(build, monkeypatch):
     real = build.cache.numerics
     monkeypatch.setattr(build.cache, "numerics", lambda: {**real(), "kernel": "Haswell"})
     assert build.stamp("01_a.ipynb", {}) != before
+
+
+def report(done, total=10, description="sigmoid + KL, p = 49", J=1.5):
+    return json.dumps({"description": description, "unit": "iteration", "done": done, "total": total, "J": J}) + "\n"
+
+
+def test_progress_tail_returns_the_latest_complete_report(build, tmp_path):
+    path = tmp_path / "progress.jsonl"
+    tail = build.ProgressTail(path)
+    assert tail.latest() is None  # no file yet
+    path.write_text(report(1) + report(2) + report(3)[:20])
+    assert tail.latest()["done"] == 2  # the cut line is kept for the next look
+    assert tail.latest() is None
+    with path.open("a") as file:
+        file.write(report(3)[20:] + "not a report\n")
+    assert tail.latest()["done"] == 3
+
+
+def test_status_line_names_the_chapter_and_the_training(build):
+    record = json.loads(report(40, total=400, J=12.8123))
+    line = build.status_line("chapter 1/7", "01_sparse_autoencoder.ipynb", record)
+    assert line == "chapter 1/7 01_sparse_autoencoder — sigmoid + KL, p = 49 iteration 40/400 J=12.81"
+
+
+def test_training_progress_switches_the_kernel_bar_off_and_shows_the_reports(build, monkeypatch, capsys):
+    monkeypatch.setattr(build, "POLL_INTERVAL", 0.01)
+    monkeypatch.setattr(build, "STATUS_PERIOD", 0)
+    monkeypatch.setenv(build.ENV_MODE, "1")
+    monkeypatch.delenv(build.ENV_FILE, raising=False)
+    with build.training_progress("chapter 2/7", "02_pca_equivalence.ipynb"):
+        assert os.environ[build.ENV_MODE] == "0"
+        path = Path(os.environ[build.ENV_FILE])
+        path.write_text(report(3))
+        time.sleep(0.2)
+    assert os.environ[build.ENV_MODE] == "1" and build.ENV_FILE not in os.environ
+    assert not path.exists()
+    shown = capsys.readouterr().out.splitlines()
+    assert shown == ["chapter 2/7 02_pca_equivalence — sigmoid + KL, p = 49 iteration 3/10 J=1.5"]
+
+
+def test_plain_status_lines_are_periodic(build, monkeypatch, capsys):
+    monkeypatch.setattr(build, "STATUS_PERIOD", 3600)
+    status = build.StatusLine(terminal=False)
+    for text in ("first", "second", "third"):
+        status.show(text)
+    status.close()
+    assert capsys.readouterr().out == "first\n"
+
+
+@pytest.mark.slow
+def test_a_chapter_training_is_shown_by_name_and_not_in_its_outputs(build, monkeypatch, capsys):
+    monkeypatch.setattr(build, "POLL_INTERVAL", 0.05)
+    monkeypatch.setattr(build, "STATUS_PERIOD", 0)
+    monkeypatch.setenv(build.ENV_MODE, "1")  # what a reader's shell may hold; the build overrides it
+    training = (
+        "import time\n"
+        "from autoencoder.progress import fit_progress\n"
+        "with fit_progress('toy network', 4) as callback:\n"
+        "    for i in range(1, 5):\n"
+        "        callback(i, None, {'total': 1.0 / i})\n"
+        "        time.sleep(0.4)\n"
+        "print('trained')"
+    )
+    write_notebook(build.NOTEBOOKS / "01_toy.ipynb", training)
+    build.execute("01_toy.ipynb", {}, "chapter 1/1", force=True)
+    shown = capsys.readouterr().out
+    assert "chapter 1/1 01_toy — toy network iteration 4/4 J=0.25" in shown
+    executed = nbformat.read(build.GENERATED / "01_toy.ipynb", as_version=4)
+    outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert [o.get("text") for o in outputs] == ["trained\n"]
