@@ -39,6 +39,7 @@ from . import environment
 from ._idx import write_atomic
 from .model import TERMS, Autoencoder, FitResult
 from .params import Params
+from .progress import fit_progress
 
 __all__ = [
     "NUMERICS_VERSION",
@@ -206,6 +207,12 @@ def fit_cached(
     -------
     FitResult
         ``wall_time`` is that of the original training run.
+
+    Notes
+    -----
+    While it trains, :func:`autoencoder.progress.fit_progress` shows the
+    iterations and ``J`` (a bar in Jupyter or a terminal, a line in the book
+    build's progress file; nothing when ``$AUTOENCODER_PROGRESS`` is ``0``).
     """
     X = model._check_X(X)
     description = _description(model, X, max_iter=max_iter, seed=seed, tol=tol, params=params)
@@ -217,9 +224,24 @@ def fit_cached(
         except Exception as err:  # a damaged or foreign entry is dropped and retrained
             warnings.warn(f"dropping unreadable cache entry {path}: {err}", stacklevel=2)
             path.unlink(missing_ok=True)
-    result = model.fit(X, max_iter=max_iter, seed=seed, params=params, tol=tol)
+    with fit_progress(training_label(model, X.shape[0]), max_iter) as callback:
+        result = model.fit(X, max_iter=max_iter, seed=seed, params=params, tol=tol, callback=callback)
     save_result(path, result, description)
     return result
+
+
+def training_label(model: Autoencoder, m: int) -> str:
+    """A short description of a training for progress reports.
+
+    For example ``sigmoid + kl (rho 0.1, beta 3), p = 196, m = 10,000``.
+    """
+    transfer = (
+        model.activation
+        if model.output_activation == model.activation
+        else (f"{model.activation}/{model.output_activation}")
+    )
+    penalty = "no penalty" if model.sparsity == "none" else f"{model.sparsity} (rho {model.rho:g}, beta {model.beta:g})"
+    return f"{transfer} + {penalty}, p = {model.n_hidden}, m = {m:,}"
 
 
 def entries(directory: Path | None = None) -> list[dict]:

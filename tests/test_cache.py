@@ -125,3 +125,18 @@ def test_command_line_lists_sizes_and_clears(unit_data, tmp_path, capsys):
     assert list(tmp_path.glob("*.npz")) == []
     assert cache_mod.main(["--dir", str(tmp_path / "none"), "size"]) == 0
     assert capsys.readouterr().out.startswith("0 entries")
+
+
+def test_training_reports_its_progress_and_a_hit_reports_none(unit_data, tmp_path, monkeypatch):
+    from autoencoder import progress
+
+    lines = tmp_path / "progress.jsonl"
+    monkeypatch.setenv(progress.ENV_MODE, "0")
+    monkeypatch.setenv(progress.ENV_FILE, str(lines))
+    fit_cached(Autoencoder(3), unit_data, max_iter=4, directory=tmp_path / "models")
+    records = [progress.read_record(line) for line in lines.read_text().splitlines()]
+    assert records and records[-1]["done"] == 4 and records[-1]["total"] == 4
+    assert records[-1]["description"] == "sigmoid + kl (rho 0.1, beta 3), p = 3, m = 20"
+    lines.unlink()
+    fit_cached(Autoencoder(3), unit_data, max_iter=4, directory=tmp_path / "models")
+    assert not lines.exists()
