@@ -66,6 +66,7 @@ __all__ = [
     "default_block_rows",
     "default_workers",
     "loss_and_grad",
+    "reusable_workspace",
     "single_threaded_blas",
 ]
 
@@ -382,6 +383,23 @@ class Workspace:
         for buf in self.buffers:
             arrays += [buf.out, buf.tmp, buf.z3, buf.d2, buf.fprime] + [s.flat for s in buf.slots]
         return sum(a.nbytes for a in arrays if a is not None)
+
+
+_THREAD_LOCAL = threading.local()
+
+
+def reusable_workspace(X: np.ndarray, n_hidden: int) -> Workspace:
+    """A :class:`Workspace` for ``X`` and ``n_hidden`` that later calls from this thread reuse.
+
+    Each thread keeps the workspace of its latest shape and dtype (with its
+    worker threads); another shape replaces it, so memory does not grow with
+    the number of shapes seen.
+    """
+    ws = getattr(_THREAD_LOCAL, "workspace", None)
+    if ws is None or not ws.fits(X, n_hidden):
+        _THREAD_LOCAL.workspace = None  # free the old buffers before allocating new ones
+        ws = _THREAD_LOCAL.workspace = Workspace(X, n_hidden)
+    return ws
 
 
 # -- the transfer functions, in place ---------------------------------------------------------------

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from . import _fast
+from . import _fast, covariance
 from ._validation import check_int, check_real
 from .activations import ACTIVATIONS, Activation, get_activation
 from .objective import hidden, loss_terms, output
@@ -67,10 +67,11 @@ def validate_data(X, *, unit_interval: bool = False, parameter: str = "X") -> np
             raise ValueError(f"{parameter} must hold numbers; got dtype {X.dtype}")
         X = X.astype(np.float64)
     X = np.ascontiguousarray(X)
-    if not np.isfinite(X).all():
+    # min and max propagate NaN and show ±inf: two passes without a temporary of X's shape.
+    lo, hi = float(X.min()), float(X.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         raise ValueError(f"{parameter} must be finite; it holds NaN or inf")
     if unit_interval:
-        lo, hi = float(X.min()), float(X.max())
         if lo < 0 or hi > 1:
             raise ValueError(
                 f"{parameter} has values in [{lo:g}, {hi:g}], but a sigmoid output "
@@ -214,6 +215,11 @@ class Autoencoder:
         """``β``, or 0 when the penalty is ``"none"``."""
         return 0.0 if self.sparsity == "none" else self.beta
 
+    @property
+    def affine(self) -> bool:
+        """Whether both transfer functions are affine, so that :meth:`fit` trains on the covariance form."""
+        return covariance.applies(self.f, self.g)
+
     def _terms_args(self):
         return (self.f, self.g, self.penalty, self.rho, self.effective_beta, self.weight_decay)
 
@@ -285,11 +291,19 @@ class Autoencoder:
         loss : float
         grad : Params
             Same shapes and dtype as ``params`` (the dtype of ``X``).
+
+        Notes
+        -----
+        The buffers and worker threads of the evaluation are kept for the
+        next call from the same thread with data of the same shape and dtype
+        (:func:`autoencoder._fast.reusable_workspace`), so that calling it in
+        a loop costs what an evaluation inside :meth:`fit` costs.
         """
         X = self._check_X(X)
         params = self._check_params(params, X)
         grad = Params.zeros(params.n_visible, params.n_hidden, X.dtype)
-        loss = _fast.loss_and_grad(*self._terms_args(), params, X, grad)
+        workspace = _fast.reusable_workspace(X, self.n_hidden)
+        loss = _fast.loss_and_grad(*self._terms_args(), params, X, grad, workspace=workspace)
         return loss, grad
 
     def loss_terms(self, params: Params, X) -> dict[str, float]:
@@ -335,7 +349,8 @@ class Autoencoder:
         Parameters
         ----------
         X : array_like of shape (m, n)
-            Training examples in rows; float32 input trains in float32.
+            Training examples in rows; float32 input trains in float32
+            (except an affine network, see Notes).
         max_iter : int, default 400
             Maximum number of L-BFGS iterations (UFLDL's setting).
         seed : int, default 0
@@ -352,6 +367,17 @@ class Autoencoder:
         Returns
         -------
         FitResult
+
+        Notes
+        -----
+        A network whose two transfer functions are affine (``"linear"`` or
+        ``"taylor1"``, :attr:`affine`) is trained on the covariance form of
+        its objective (:mod:`autoencoder.covariance`): the mean and the
+        centred covariance of ``X`` are formed once, in float64, and every
+        evaluation then costs the same whatever the number of examples.  For
+        float32 input the moments, the evaluations and the optimization are
+        then all in float64, and the parameters are returned in float32.
+        Every other network is evaluated on the data (:mod:`autoencoder._fast`).
         """
         start = time.perf_counter()
         X = self._check_X(X)
@@ -363,11 +389,12 @@ class Autoencoder:
         else:
             params = self._check_params(params, X).copy()
         args = self._terms_args()
-        # L-BFGS-B works in float64: a float64 model is evaluated at the optimizer's own vector and
-        # hands back its own gradient; a float32 one goes through float32 copies.
-        in_float64 = X.dtype == np.float64
+        affine = self.affine
+        # L-BFGS-B works in float64: a float64 model, and every affine one, is evaluated at the
+        # optimizer's own vector and hands back its own gradient; a float32 one goes through float32 copies.
+        in_float64 = affine or X.dtype == np.float64
         work = None if in_float64 else Params.zeros(n, self.n_hidden, X.dtype)
-        grad = Params.zeros(n, self.n_hidden, X.dtype)
+        grad = Params.zeros(n, self.n_hidden, np.float64 if in_float64 else X.dtype)
         grad64 = grad.flat if in_float64 else np.empty(grad.flat.shape)
         last_x = np.empty(grad.flat.shape)  # the point of the latest evaluation
         timing = {"objective": 0.0, "evals": 0}
@@ -380,7 +407,10 @@ class Autoencoder:
             else:
                 work.flat[...] = theta
                 point = work
-            loss, terms = _fast.loss_and_grad(*args, point, X, grad, workspace=state, terms=True)
+            if affine:
+                loss, terms = covariance.loss_and_grad(*args, point, state.moments, grad, workspace=state, terms=True)
+            else:
+                loss, terms = _fast.loss_and_grad(*args, point, X, grad, workspace=state, terms=True)
             if not in_float64:
                 grad64[...] = grad.flat
             np.copyto(last_x, theta)
@@ -403,7 +433,10 @@ class Autoencoder:
                     raise StopIteration
 
         with _fast.single_threaded_blas():
-            state = _fast.Workspace(X, self.n_hidden)
+            if affine:
+                state = covariance.Workspace(covariance.compute_moments(X), self.n_hidden)
+            else:
+                state = _fast.Workspace(X, self.n_hidden)
             objective(params.flat.astype(np.float64))
             for k in TERMS:
                 history[k].append(last["terms"][k])

@@ -153,9 +153,12 @@ def bench_shape(m: int, n_hidden: int, dtype, repeat: int, *, calls: int = 1, co
     Returns
     -------
     ShapeResult
-        ``times`` holds medians for ``products``, ``module`` and, with
+        ``times`` holds medians for ``products``, ``module`` (the
+        evaluation as ``fit`` runs it), ``public`` (``Autoencoder.loss_and_grad``
+        called in a loop, as a user would, validation included) and, with
         ``compare``, ``numpy`` and ``torch`` (when installed); ``ratios``
-        holds ``module / products`` as ``module`` and ``numpy / module``,
+        holds ``module / products`` as ``module``, ``public / products`` as
+        ``public``, and ``numpy / module``,
         ``torch / module`` (how many times the module is faster), each a
         ratio of medians.
 
@@ -173,6 +176,7 @@ def bench_shape(m: int, n_hidden: int, dtype, repeat: int, *, calls: int = 1, co
     functions = {
         "products": five_products(params, X),
         "module": lambda: _fast.loss_and_grad(*args, params, X, grad, workspace=workspace),
+        "public": lambda: model.loss_and_grad(params, X),
     }
     if compare:
         functions["numpy"] = numpy_objective(model, params, X)
@@ -183,7 +187,7 @@ def bench_shape(m: int, n_hidden: int, dtype, repeat: int, *, calls: int = 1, co
     times = time_interleaved(functions, repeat, calls=calls, contexts=contexts)
     del functions
     gc.collect()
-    ratios = {"module": _median_ratio(times, "module", "products")}
+    ratios = {name: _median_ratio(times, name, "products") for name in ("module", "public")}
     for other in ("numpy", "torch"):
         if other in times:
             ratios[other] = _median_ratio(times, other, "module")

@@ -394,3 +394,19 @@ def test_ordered_sum_adds_blocks_in_block_order_whoever_submits_them():
         total.submit(b, k, sums)
     assert added == [1.0, 2.0, 3.0, 4.0]
     assert all(len(buf.free) == _fast.SLOTS_PER_WORKER for buf in ws.buffers)
+
+
+def test_public_loss_and_grad_reuses_its_workspace_per_thread_and_shape(rng):
+    X, params = _problem(UFLDL, 50, 9, rng)
+    first = UFLDL.loss_and_grad(params, X)
+    ws = _fast.reusable_workspace(X, 7)
+    second = UFLDL.loss_and_grad(params, X)
+    assert _fast.reusable_workspace(X, 7) is ws
+    assert second[0] == first[0]
+    np.testing.assert_array_equal(second[1].flat, first[1].flat)
+    loss_ref, grad_ref = loss_and_grad_reference(*UFLDL._terms_args(), params, X)
+    _assert_agrees(*second, loss_ref, grad_ref, rtol=1e-12)
+    UFLDL.loss_and_grad(params, X[:20])
+    assert _fast.reusable_workspace(X[:20], 7) is not ws  # another shape replaced it
+    errors = _in_threads([lambda: _fast.reusable_workspace(X, 7) is not ws or 1 / 0])
+    assert errors == [None]  # another thread gets a workspace of its own
