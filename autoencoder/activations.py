@@ -45,6 +45,11 @@ class Activation:
     needs_input : bool
         False when ``derivative`` can be computed from ``a`` alone (``z`` may
         then be passed as ``None``), which lets the objective drop ``z``.
+    affine : tuple of (float, float) or None
+        ``(offset, slope)`` when the function is affine,
+        ``f(z) = offset + slope z``; None otherwise.  A network whose two
+        transfer functions are affine is trained on the covariance form of
+        its objective (:mod:`autoencoder.covariance`).
     """
 
     name: str
@@ -52,6 +57,7 @@ class Activation:
     derivative: Callable[[np.ndarray | None, np.ndarray], np.ndarray]
     unit_range: bool
     needs_input: bool = True
+    affine: tuple[float, float] | None = None
 
 
 def _sigmoid(z):
@@ -99,8 +105,8 @@ def _taylor5_derivative(z, a):
 
 ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative, True, needs_input=False),
-    "linear": Activation("linear", _linear, _linear_derivative, False, needs_input=False),
-    "taylor1": Activation("taylor1", _taylor1, _taylor1_derivative, False, needs_input=False),
+    "linear": Activation("linear", _linear, _linear_derivative, False, needs_input=False, affine=(0.0, 1.0)),
+    "taylor1": Activation("taylor1", _taylor1, _taylor1_derivative, False, needs_input=False, affine=(0.5, 0.25)),
     "taylor3": Activation("taylor3", _taylor3, _taylor3_derivative, False),
     "taylor5": Activation("taylor5", _taylor5, _taylor5_derivative, False),
 }

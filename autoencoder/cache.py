@@ -55,7 +55,7 @@ __all__ = [
 FORMAT_VERSION = 2
 """Layout of an entry file."""
 
-NUMERICS_VERSION = 2
+NUMERICS_VERSION = 3
 """Version of the numbers training produces.  Bump it with any change to the objective, the
 transfer functions, the penalties, the optimizer or its settings that can move a bit, so that
 models trained before are never served again."""

@@ -375,8 +375,9 @@ class Autoencoder:
         its objective (:mod:`autoencoder.covariance`): the mean and the
         centred covariance of ``X`` are formed once, in float64, and every
         evaluation then costs the same whatever the number of examples.  For
-        float32 input the moments, the evaluations and the optimization are
-        then all in float64, and the parameters are returned in float32.
+        float32 input the initial weights, the moments, the evaluations and
+        the optimization are then all in float64, and the parameters are
+        returned rounded to float32 (those of the same data in float64).
         Every other network is evaluated on the data (:mod:`autoencoder._fast`).
         """
         start = time.perf_counter()
@@ -384,15 +385,16 @@ class Autoencoder:
         max_iter = check_int("max_iter", max_iter, 0)
         check_real("tol", tol, low=0)
         n = X.shape[1]
+        affine = self.affine
+        # L-BFGS-B works in float64: a float64 model, and every affine one, starts from float64 weights,
+        # is evaluated at the optimizer's own vector and hands back its own gradient; a float32 one goes
+        # through float32 copies.
+        in_float64 = affine or X.dtype == np.float64
         if params is None:
-            params = self.init_params(n, seed=seed, dtype=X.dtype)
+            params = self.init_params(n, seed=seed, dtype=np.float64 if in_float64 else X.dtype)
         else:
             params = self._check_params(params, X).copy()
         args = self._terms_args()
-        affine = self.affine
-        # L-BFGS-B works in float64: a float64 model, and every affine one, is evaluated at the
-        # optimizer's own vector and hands back its own gradient; a float32 one goes through float32 copies.
-        in_float64 = affine or X.dtype == np.float64
         work = None if in_float64 else Params.zeros(n, self.n_hidden, X.dtype)
         grad = Params.zeros(n, self.n_hidden, np.float64 if in_float64 else X.dtype)
         grad64 = grad.flat if in_float64 else np.empty(grad.flat.shape)

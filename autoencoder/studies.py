@@ -122,14 +122,14 @@ def shift_to_target(model: Autoencoder, params: Params, X) -> Params:
     ValueError
         If the hidden transfer function is not affine.
     """
-    slopes = {"linear": 1.0, "taylor1": 0.25}
-    if model.activation not in slopes:
+    if model.f.affine is None:
         raise ValueError(f"shift_to_target needs an affine hidden transfer function; got {model.activation!r}")
+    slope = model.f.affine[1]
     rho_hat = model.mean_activation(params, X)
-    shift = (model.rho - rho_hat) / slopes[model.activation]
+    shift = (model.rho - rho_hat) / slope
     out = params.copy()
     out.b1[...] += shift
-    out.b2[...] -= params.W2 @ (slopes[model.activation] * shift)
+    out.b2[...] -= params.W2 @ (slope * shift)
     return out
 
 
