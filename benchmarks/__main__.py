@@ -3,9 +3,12 @@
 By default: the objective against its five products on the whole grid
 (m ∈ {1,000; 10,000; 60,000}, p ∈ {25, 196, 400}, float64 and float32), where
 the time goes at m = 1,000, the straightforward NumPy and PyTorch objectives
-at m = 10,000, and the peak memory at m = 60,000 (a few minutes on 2 cores).  ``--training`` adds a
-400-iteration training run (about 2 minutes); ``--training-only`` runs just
-that.  ``--markdown FILE`` also writes the tables to FILE.
+at m = 10,000, the peak memory at m = 60,000, and the covariance form of a
+linear network against its data form at m = 10,000 and 60,000 with the
+optimizer's share of a training run on it (a few minutes on 2 cores).
+``--training`` adds a 400-iteration training run (about 2 minutes);
+``--training-only`` runs just that, ``--covariance-only`` just the covariance
+form.  ``--markdown FILE`` also writes the tables to FILE.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 
 from . import machine
 from .breakdown import bench_breakdown, numpy_call_cost
+from .covariance import SPEEDUP_GOAL, bench_evaluations, bench_optimizer
 from .objective import bench_shape, peak_memory
 from .straightforward import torch_version
 from .training import bench_training
@@ -31,6 +35,11 @@ COMPARE_AT = 10_000
 MEMORY_AT = 60_000
 MIB = 2**20
 TILE_ELEMENTS = 32_768  # about one tile of the output layer's elementwise work
+COVARIANCE_SIZES = (10_000, 60_000)  # m of the covariance form against the data form
+COVARIANCE_HIDDEN = 196
+COVARIANCE_REPEAT = {10_000: 5, 60_000: 3}
+OPTIMIZER_AT = 60_000  # m of the training run that splits the optimizer's share
+OPTIMIZER_ITERATIONS = 300
 
 
 def _ms(seconds: float) -> str:
@@ -158,6 +167,55 @@ def memory_section(m: int) -> list[str]:
     return lines
 
 
+def covariance_section(sizes, repeat_scale: float) -> list[str]:
+    rows, by_size = [], {}
+    for m in sizes:
+        r = bench_evaluations(m, COVARIANCE_HIDDEN, max(3, round(COVARIANCE_REPEAT.get(m, 3) * repeat_scale)))
+        by_size[m] = r
+        goal = f"≥ {SPEEDUP_GOAL:g}×" if m == min(sizes) else "–"
+        met = ("yes" if r.speedup >= SPEEDUP_GOAL else "**no**") if m == min(sizes) else "–"
+        row = [f"{m:,}", str(r.n_hidden), _ms(r.data_form), _ms(r.covariance_form), f"{r.speedup:,.1f}×"]
+        row += [goal, met, _ms(r.moments)]
+        rows.append(row)
+        print("  " + " | ".join(row), flush=True)
+    o = bench_optimizer(OPTIMIZER_AT, COVARIANCE_HIDDEN, OPTIMIZER_ITERATIONS)
+    lines = ["## The covariance form of a linear network against its data form", ""]
+    lines += [
+        f"Chapter 3's network (identity units, L2 sparsity, ρ = 0.1, β = 3, λ = 3e-3, p = {COVARIANCE_HIDDEN}) "
+        "on random data in [0, 1]: one evaluation of J and its gradient from the moments against one on the "
+        "data, both as `fit` runs them (every BLAS pool at one thread, one worker per core, buffers reused), "
+        "medians of interleaved rounds.  The moments are formed once per fit.",
+        "",
+    ]
+    lines += _table(
+        ["m", "p", "data form (ms)", "covariance form (ms)", "speed-up", "goal", "met", "moments, once (ms)"],
+        rows,
+    )
+    small, large = min(by_size), max(by_size)
+    if large != small:
+        ratio = by_size[large].covariance_form / by_size[small].covariance_form
+        lines += [
+            "",
+            f"Covariance form at m = {large:,} ÷ at m = {small:,}: {ratio:.2f} (goal: the same time); "
+            f"data form: {by_size[large].data_form / by_size[small].data_form:.2f}.",
+        ]
+    opt_rows = [
+        ["data", o.data],
+        ["m, p, parameters", f"{o.m:,}, {o.n_hidden}, {o.n_params:,}"],
+        ["iterations, evaluations", f"{o.n_iter}, {o.n_evals}"],
+        ["wall time", f"{o.wall_time:.1f} s"],
+        ["moments (once)", f"{o.moments_time:.2f} s"],
+        ["evaluations", f"{o.objective_time:.1f} s ({1e3 * o.per_evaluation:.1f} ms each)"],
+        ["optimizer and bookkeeping, per iteration", f"{1e3 * o.optimizer_per_iteration:.1f} ms"],
+        ["optimizer's share of the time after the moments", f"{100 * o.optimizer_share:.0f} %"],
+        ["L-BFGS-B alone, same number of parameters, per iteration", f"{1e3 * o.lbfgs_alone:.1f} ms"],
+    ]
+    for row in opt_rows:
+        print("  " + ": ".join(row), flush=True)
+    lines += ["", f"### Training on it ({o.n_iter} L-BFGS-B iterations, every BLAS pool at one thread)", ""]
+    return lines + _table(["", ""], opt_rows)
+
+
 def training_section() -> list[str]:
     r = bench_training()
     rows = [
@@ -180,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="m ≤ 10,000 only, fewer repetitions, no memory")
     parser.add_argument("--training", action="store_true", help="also time a 400-iteration training run")
     parser.add_argument("--training-only", action="store_true", help="only the training run")
+    parser.add_argument("--covariance-only", action="store_true", help="only the covariance form of a linear network")
     parser.add_argument("--markdown", metavar="FILE", help="also write the tables to FILE as Markdown")
     args = parser.parse_args(argv)
 
@@ -187,12 +246,16 @@ def main(argv: list[str] | None = None) -> int:
     info = machine.describe()
     lines = ["## Machine", ""] + [f"- {line}" for line in machine.format_lines(info)] + [""]
     print("\n".join(lines), flush=True)
-    if not args.training_only:
+    scale = 0.5 if args.quick else 1.0
+    if not (args.training_only or args.covariance_only):
         sizes = tuple(s for s in SIZES if not args.quick or s <= COMPARE_AT)
-        lines += objective_section(sizes, 0.5 if args.quick else 1.0) + [""]
-        lines += breakdown_section(min(sizes), 0.5 if args.quick else 1.0) + [""]
+        lines += objective_section(sizes, scale) + [""]
+        lines += breakdown_section(min(sizes), scale) + [""]
         if not args.quick:
             lines += memory_section(MEMORY_AT) + [""]
+    if not args.training_only:
+        sizes = tuple(s for s in COVARIANCE_SIZES if not args.quick or s <= COMPARE_AT)
+        lines += covariance_section(sizes, scale) + [""]
     if args.training or args.training_only:
         lines += training_section() + [""]
     lines.append(f"Run: `python -m benchmarks {' '.join(argv if argv is not None else sys.argv[1:])}`".rstrip())

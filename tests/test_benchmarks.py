@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from autoencoder import _fast
-from benchmarks import breakdown, objective
+from autoencoder.covariance import CovarianceObjective
+from benchmarks import breakdown, covariance, objective
 from benchmarks.__main__ import main
 
 
@@ -58,6 +59,7 @@ def test_quick_benchmark_writes_its_tables(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "REPEAT", {200: 1, 400: 1})
     monkeypatch.setattr(bench, "CALLS", {200: 1, 400: 1})
     monkeypatch.setattr(bench, "COMPARE_AT", 400)
+    tiny_covariance(monkeypatch)
     quick = objective.time_interleaved
 
     def unsettled(functions, repeat, **options):
@@ -82,3 +84,56 @@ def test_quick_benchmark_writes_its_tables(tmp_path, monkeypatch):
     assert any(line.startswith("| 400 | 5 | float32 |") for line in lines)
     assert any(line.startswith("| 5 | float64 |") for line in lines)  # the breakdown at m = 200
     assert "µs alone" in text
+
+
+def tiny_covariance(monkeypatch):
+    """The covariance section on tiny shapes, without settling time."""
+    import benchmarks.__main__ as bench
+
+    monkeypatch.setattr(bench, "COVARIANCE_SIZES", (150, 300))
+    monkeypatch.setattr(bench, "COVARIANCE_HIDDEN", 4)
+    monkeypatch.setattr(bench, "COVARIANCE_REPEAT", {})
+    monkeypatch.setattr(bench, "OPTIMIZER_AT", 100)
+    monkeypatch.setattr(bench, "OPTIMIZER_ITERATIONS", 5)
+    evaluations = covariance.bench_evaluations
+    monkeypatch.setattr(bench, "bench_evaluations", lambda m, p, repeat: evaluations(m, p, 1, settle=0.0))
+
+
+def test_covariance_evaluations_time_both_forms_on_the_same_problem():
+    r = covariance.bench_evaluations(200, 5, repeat=1, settle=0.0)
+    assert (r.m, r.n_hidden) == (200, 5)
+    assert r.data_form > 0 and r.covariance_form > 0 and r.moments > 0
+    assert r.speedup == pytest.approx(r.data_form / r.covariance_form)
+
+
+def test_the_benchmarked_forms_agree():
+    # What is timed must be the same objective in both forms.
+    model, params, X = covariance.linear_problem(120, 3)
+    loss_data, grad_data = model.loss_and_grad(params, X)
+    loss_cov, grad_cov = CovarianceObjective(model).loss_and_grad(params, X)
+    assert loss_cov == pytest.approx(loss_data, rel=1e-12)
+    np.testing.assert_allclose(grad_cov.flat, grad_data.flat, rtol=1e-10, atol=1e-12)
+
+
+def test_optimizer_share_splits_the_training_time():
+    r = covariance.bench_optimizer(100, 3, max_iter=5)
+    assert 1 <= r.n_iter <= 5 and r.n_evals >= r.n_iter
+    assert r.n_params == 2 * 784 * 3 + 3 + 784
+    assert r.wall_time >= r.objective_time > 0
+    assert r.optimizer_per_iteration == pytest.approx((r.wall_time - r.objective_time - r.moments_time) / r.n_iter)
+    assert r.lbfgs_alone > 0
+
+
+def test_covariance_section_runs_on_a_tiny_shape(tmp_path, monkeypatch):
+    tiny_covariance(monkeypatch)
+    out = tmp_path / "bench.md"
+    assert main(["--covariance-only", "--markdown", str(out)]) == 0
+    text = out.read_text()
+    assert "## The covariance form of a linear network against its data form" in text
+    assert "One objective-and-gradient evaluation" not in text  # only the covariance section ran
+    lines = text.splitlines()
+    assert any(line.startswith("| 150 | 4 |") and "≥ 20×" in line for line in lines)
+    assert any(line.startswith("| 300 | 4 |") for line in lines)
+    assert "Covariance form at m = 300 ÷ at m = 150" in text
+    assert "| L-BFGS-B alone, same number of parameters, per iteration |" in text
+    assert "| optimizer and bookkeeping, per iteration |" in text
