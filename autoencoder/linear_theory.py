@@ -1,0 +1,124 @@
+"""What theory predicts for a linear autoencoder at its minimum, and the measures that test it.
+
+With identity transfer functions, ``h(x) = W2 (W1 x + b1) + b2``, and the
+objective of this book,
+
+.. math::
+
+    J = \\frac1m \\sum_i \\tfrac12 \\lVert h(x_i) - x_i \\rVert^2
+      + \\frac\\lambda2 \\bigl(\\lVert W_1 \\rVert_F^2 + \\lVert W_2 \\rVert_F^2\\bigr),
+
+the minima are known in closed form (``ℓ_1 ≥ ℓ_2 ≥ …`` are the eigenvalues
+of the data's covariance, divisor ``m``, and ``u_i`` its eigenvectors):
+
+* ``λ = 0`` (Eckart–Young; Bourlard & Kamp 1988; Baldi & Hornik 1989): the
+  reconstruction error per example is ``Σ_{i > p} ℓ_i`` and ``W2`` spans the
+  top ``p`` principal directions; ``W1`` and ``W2`` are otherwise free up to
+  an invertible ``p × p`` mixing.
+* ``λ > 0`` (Kunin, Bloom, Goeva & Seed 2019): ``W1 = W2ᵀ``, the singular
+  values of ``W2`` are ``sqrt(max(0, 1 − λ/ℓ_i))`` for ``i ≤ p``, its left
+  singular vectors are the individual principal directions ``u_i`` (not just
+  a basis of their span), and exactly ``#{i ≤ p : ℓ_i > λ}`` singular values
+  are non-zero.  Only the rotation of the hidden units is left free.
+
+The biases are not decayed, so they centre the data; a sparsity penalty on
+the mean activations ``ρ̂ = W1 μ + b1`` is absorbed by them and changes none
+of this (chapter 3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import check_int, check_real
+from .params import Params
+
+__all__ = ["eigenvalue_gaps", "kunin_singular_values", "singular_directions", "transpose_gap"]
+
+
+def _eigenvalues(eigenvalues) -> np.ndarray:
+    values = np.asarray(eigenvalues, dtype=np.float64)
+    if values.ndim != 1 or values.size == 0 or not np.isfinite(values).all():
+        raise ValueError(f"eigenvalues must be a non-empty 1-D array of finite numbers; got shape {values.shape}")
+    return np.sort(values)[::-1]
+
+
+def kunin_singular_values(eigenvalues, weight_decay: float, n_hidden: int) -> np.ndarray:
+    """The singular values of ``W2`` at the minimum with weight decay: ``sqrt(max(0, 1 − λ/ℓ_i))``.
+
+    Parameters
+    ----------
+    eigenvalues : array_like of shape (k,)
+        Eigenvalues ``ℓ_i`` of the data's covariance (divisor ``m``), any
+        order, at least ``n_hidden`` of them.
+    weight_decay : float
+        ``λ ≥ 0``.
+    n_hidden : int
+        ``p``.
+
+    Returns
+    -------
+    ndarray of shape (n_hidden,)
+        In decreasing order; 0 where ``ℓ_i ≤ λ``.
+    """
+    lam = check_real("weight_decay", weight_decay, low=0)
+    values = _eigenvalues(eigenvalues)
+    p = check_int("n_hidden", n_hidden, 1, values.size)
+    top = values[:p]
+    with np.errstate(divide="ignore"):
+        ratio = np.where(top > 0, lam / np.where(top > 0, top, 1.0), np.inf)
+    return np.sqrt(np.maximum(0.0, 1.0 - ratio))
+
+
+def eigenvalue_gaps(eigenvalues, n_hidden: int) -> np.ndarray:
+    """``ℓ_i − ℓ_{i+1}`` for ``i = 1, …, p``: how well each of the top ``p`` directions is determined.
+
+    Parameters
+    ----------
+    eigenvalues : array_like of shape (k,)
+        At least ``n_hidden + 1`` eigenvalues, any order.
+    n_hidden : int
+        ``p``.
+
+    Returns
+    -------
+    ndarray of shape (n_hidden,)
+        The last entry is the gap at the cut, ``ℓ_p − ℓ_{p+1}``.
+    """
+    values = _eigenvalues(eigenvalues)
+    p = check_int("n_hidden", n_hidden, 1, values.size - 1)
+    return values[:p] - values[1 : p + 1]
+
+
+def transpose_gap(params: Params) -> float:
+    """``‖W1 − W2ᵀ‖_F / ‖W2‖_F``: zero at a minimum with weight decay."""
+    return float(np.linalg.norm(params.W1 - params.W2.T) / np.linalg.norm(params.W2))
+
+
+def singular_directions(params: Params, components) -> tuple[np.ndarray, np.ndarray]:
+    """The singular values of ``W2`` and the angle of each left singular vector to its principal direction.
+
+    Parameters
+    ----------
+    params : Params
+    components : array_like of shape (k, n)
+        Orthonormal principal directions in rows, by decreasing variance,
+        ``k ≥ n_hidden`` (:attr:`autoencoder.PCAResult.components`).
+
+    Returns
+    -------
+    singular_values : ndarray of shape (n_hidden,)
+        Decreasing.
+    angles : ndarray of shape (n_hidden,)
+        ``arccos |u_i · c_i|`` in radians, between the ``i``-th left singular
+        vector of ``W2`` and the ``i``-th component (signs do not count).
+    """
+    components = np.asarray(components, dtype=np.float64)
+    p = params.n_hidden
+    if components.ndim != 2 or components.shape[0] < p or components.shape[1] != params.n_visible:
+        raise ValueError(
+            f"components must have shape (k, {params.n_visible}) with k >= n_hidden = {p}; got {components.shape}"
+        )
+    U, s, _ = np.linalg.svd(np.asarray(params.W2, dtype=np.float64), full_matrices=False)
+    cosines = np.abs(np.sum(U * components[:p].T, axis=0))
+    return s, np.arccos(np.minimum(cosines, 1.0))

@@ -1,0 +1,128 @@
+"""The theorems about linear autoencoders, on synthetic data with a known spectrum, trained to convergence.
+
+Each claim of chapters 2 and 3 is checked against its formula: Eckart–Young
+(λ = 0), Kunin et al.'s singular values, W1 = W2ᵀ, the individual principal
+directions and the exact zeros (λ > 0), and the absorption of the L2 sparsity
+penalty by the biases (every β gives the same minimum).  ``tol=0`` lets
+L-BFGS run until it can no longer decrease ``J`` (it then reports
+convergence or a line search that found no lower point).
+"""
+
+import numpy as np
+import pytest
+
+from autoencoder import Autoencoder, Params, pca, principal_angles
+from autoencoder.linear_theory import eigenvalue_gaps, kunin_singular_values, singular_directions, transpose_gap
+from autoencoder.pca import eckart_young_error
+from autoencoder.synthetic import spectrum_data
+
+SPECTRUM = 0.7 ** np.arange(20)  # ℓ_5 = 0.24, ℓ_4 = 0.343: distinct, with gaps of at least 0.1 ℓ
+P = 5
+RHO = 0.1
+
+
+@pytest.fixture(scope="module")
+def data():
+    """500 examples whose sample covariance is exactly diag(SPECTRUM) in a random basis, mean not zero."""
+    X = spectrum_data(500, SPECTRUM, mean=np.linspace(0.0, 1.0, SPECTRUM.size), seed=0, exact=True)
+    return X, pca(X, SPECTRUM.size)
+
+
+def converged(X, weight_decay, beta=0.0):
+    sparsity = "none" if beta == 0 else "l2"
+    model = Autoencoder(P, activation="linear", sparsity=sparsity, rho=RHO, beta=beta, weight_decay=weight_decay)
+    result = model.fit(X, max_iter=20_000, tol=0.0)
+    assert result.n_iter < 20_000  # L-BFGS stopped by itself: no step decreased J any more
+    return model, result
+
+
+def test_unregularized_network_reaches_eckart_young(data):
+    X, reference = data
+    _, result = converged(X, 0.0)
+    error = 2 * result.history["reconstruction"][-1]  # J averages ½‖h − x‖²
+    optimum = eckart_young_error(SPECTRUM, P)
+    assert abs(error - optimum) <= 1e-8 * optimum
+    assert principal_angles(result.params.W2.T, reference.components[:P]).max() < 1e-4
+
+
+@pytest.mark.parametrize("beta", [0.0, 3.0, 30.0])
+def test_weight_decay_gives_kunins_singular_values_and_tied_weights(data, beta):
+    X, reference = data
+    lam = 0.05
+    _, result = converged(X, lam, beta)
+    values, angles = singular_directions(result.params, reference.components)
+    np.testing.assert_allclose(values, np.sqrt(1 - lam / SPECTRUM[:P]), rtol=0, atol=1e-6)
+    assert transpose_gap(result.params) < 1e-6
+    # The left singular vectors are the individual principal directions, not just a basis of their span.
+    assert angles.max() < 1e-5
+
+
+def test_exactly_the_eigenvalues_above_lambda_give_nonzero_singular_values(data):
+    X, reference = data
+    lam = 0.3  # between ℓ_5 = 0.24 and ℓ_4 = 0.343
+    _, result = converged(X, lam)
+    expected = kunin_singular_values(SPECTRUM, lam, P)
+    assert np.count_nonzero(expected) == np.sum(SPECTRUM[:P] > lam) == 4
+    values, angles = singular_directions(result.params, reference.components)
+    np.testing.assert_allclose(values, expected, rtol=0, atol=1e-6)
+    assert values[4] < 1e-6
+    assert angles[:4].max() < 1e-4  # the fifth singular vector is arbitrary: its value is zero
+    assert transpose_gap(result.params) < 1e-6
+
+
+def test_the_biases_absorb_the_l2_penalty_for_every_beta(data):
+    X, _ = data
+    lam = 0.05
+    _, free = converged(X, lam)
+    for beta in (3.0, 30.0):
+        model, result = converged(X, lam, beta)
+        assert abs(result.loss - free.loss) <= 1e-10 * free.loss
+        assert result.history["sparsity"][-1] <= 1e-10
+        assert np.abs(model.mean_activation(result.params, X) - RHO).max() <= 1e-8
+
+
+# -- the formulas themselves ------------------------------------------------------------------------
+
+
+def test_kunin_singular_values_formula():
+    values = kunin_singular_values([0.5, 4.0, 1.0, 0.1], 0.5, 3)
+    np.testing.assert_allclose(values, [np.sqrt(1 - 0.5 / 4), np.sqrt(0.5), 0.0])
+    np.testing.assert_array_equal(kunin_singular_values([2.0, 1.0], 0.0, 2), [1.0, 1.0])
+    np.testing.assert_array_equal(kunin_singular_values([2.0, 0.0], 0.1, 2), [np.sqrt(0.95), 0.0])
+
+
+def test_eigenvalue_gaps_end_at_the_cut():
+    np.testing.assert_allclose(eigenvalue_gaps([1.0, 4.0, 2.0, 1.5], 3), [2.0, 0.5, 0.5])
+
+
+def test_singular_directions_of_a_known_decoder(rng):
+    basis = np.linalg.qr(rng.normal(size=(6, 6)))[0]
+    mixing = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    s = np.array([0.9, 0.5, 0.2])
+    W2 = basis[:, :3] * s @ mixing.T
+    params = Params.from_arrays(W2.T, np.zeros(3), W2, np.zeros(6))
+    values, angles = singular_directions(params, -basis.T)  # signs do not count
+    np.testing.assert_allclose(values, s)
+    np.testing.assert_allclose(angles, 0, atol=1e-7)
+    assert transpose_gap(params) == 0.0
+    swapped = basis.T[[1, 0, 2, 3, 4, 5]]
+    _, angles = singular_directions(params, swapped)
+    np.testing.assert_allclose(angles, [np.pi / 2, np.pi / 2, 0], atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("call", "names"),
+    [
+        (lambda: kunin_singular_values([1.0, 0.5], -0.1, 1), ["weight_decay"]),
+        (lambda: kunin_singular_values([1.0, 0.5], 0.1, 3), ["n_hidden", "[1, 2]"]),
+        (lambda: kunin_singular_values([[1.0]], 0.1, 1), ["eigenvalues", "1-D"]),
+        (lambda: kunin_singular_values([1.0, np.nan], 0.1, 1), ["eigenvalues", "finite"]),
+        (lambda: eigenvalue_gaps([1.0, 0.5], 2), ["n_hidden", "[1, 1]"]),
+        (lambda: singular_directions(Params.zeros(4, 2), np.eye(4)[:1]), ["components", "(k, 4)"]),
+    ],
+)
+def test_bad_arguments_are_refused_by_name(call, names):
+    with pytest.raises(ValueError) as err:
+        call()
+    for name in names:
+        assert name in str(err.value)
