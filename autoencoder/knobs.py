@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ._validation import check_int, check_real
 
-__all__ = ["Knob", "KNOBS", "MNIST_TRAIN", "MNIST_TEST", "MNIST_PIXELS", "check_knobs", "check_knob"]
+__all__ = ["Knob", "KNOBS", "MNIST_TRAIN", "MNIST_TEST", "MNIST_PIXELS", "MNIST_LABELED", "check_knobs", "check_knob"]
 
 MNIST_TRAIN = 60_000
 """Images in the MNIST training set: the largest ``n_train``."""
@@ -32,6 +32,8 @@ MNIST_TEST = 10_000
 """Images in the MNIST test set: the largest ``n_test``."""
 MNIST_PIXELS = 784
 """Pixels of an MNIST image (28 × 28): the most principal components PCA of MNIST has."""
+MNIST_LABELED = 30_596
+"""Training images of the digits 0–4, the labeled set of UFLDL's self-taught learning: the largest ``n_labeled``."""
 
 
 @dataclass(frozen=True)
@@ -40,12 +42,12 @@ class Knob:
 
     Attributes
     ----------
-    kind : {"int", "real", "bool", "reals"}
+    kind : {"int", "real", "bool", "reals", "ints"}
         An integer, a finite real number, True/False, or a non-empty list of
-        distinct finite reals.
+        distinct finite reals or of distinct integers.
     low, high : float, optional
-        Bounds of the value (of each element for ``"reals"``); None leaves
-        that side unbounded.
+        Bounds of the value (of each element for ``"reals"`` and ``"ints"``);
+        None leaves that side unbounded.
     low_open, high_open : bool, default False
         Exclude the bound itself (reals only).
     """
@@ -57,8 +59,8 @@ class Knob:
     high_open: bool = False
 
     def __post_init__(self):
-        if self.kind not in ("int", "real", "bool", "reals"):
-            raise ValueError(f"kind must be 'int', 'real', 'bool' or 'reals'; got {self.kind!r}")
+        if self.kind not in ("int", "real", "bool", "reals", "ints"):
+            raise ValueError(f"kind must be 'int', 'real', 'bool', 'reals' or 'ints'; got {self.kind!r}")
 
 
 _COUNT = Knob("int", 1)
@@ -91,6 +93,9 @@ KNOBS: dict[str, Knob] = {
     "rho_values": Knob("reals", 0, 1, low_open=True, high_open=True),
     "beta_values": Knob("reals", 0),
     "n_jobs": _COUNT,
+    "n_labeled": Knob("int", 2, MNIST_LABELED),
+    "labels_per_class": Knob("ints", 1),
+    "probe_weight_decay": _WEIGHT,
 }
 """Every knob of the chapters, by name: its kind and its allowed values."""
 
@@ -135,15 +140,17 @@ def _as_bool(name: str, value) -> bool:
     raise ValueError(f"{name} must be True or False; got {value!r}")
 
 
-def _as_reals(name: str, value, knob: Knob) -> list[float]:
+def _as_list(name: str, value, knob: Knob) -> list:
     if isinstance(value, str):
         text = value.strip().removeprefix("[").removesuffix("]").strip()
         value = [item.strip() for item in text.split(",")] if text else []
     if not isinstance(value, list | tuple):
-        raise ValueError(f"{name} must be a list of numbers, e.g. [0.1, 0.3]; got {value!r}")
+        example = "[100, 1000]" if knob.kind == "ints" else "[0.1, 0.3]"
+        raise ValueError(f"{name} must be a list of numbers, e.g. {example}; got {value!r}")
     if not value:
         raise ValueError(f"{name} must hold at least one number; got an empty list")
-    values = [_as_real(f"{name}[{index}]", item, knob) for index, item in enumerate(value)]
+    element = _as_int if knob.kind == "ints" else _as_real
+    values = [element(f"{name}[{index}]", item, knob) for index, item in enumerate(value)]
     repeated = sorted({item for item in values if values.count(item) > 1})
     if repeated:
         raise ValueError(f"{name} must hold distinct numbers; {repeated} appear more than once in {values}")
@@ -164,7 +171,7 @@ def check_knob(name: str, value):
 
     Returns
     -------
-    int, float, bool or list of float
+    int, float, bool, list of float or list of int
 
     Raises
     ------
@@ -181,7 +188,7 @@ def check_knob(name: str, value):
         return _as_real(name, value, knob)
     if knob.kind == "bool":
         return _as_bool(name, value)
-    return _as_reals(name, value, knob)
+    return _as_list(name, value, knob)
 
 
 def _check_relation(relation: str, values: Mapping[str, object]) -> None:
@@ -216,7 +223,7 @@ def check_knobs(*, relations: Iterable[str] = (), **values) -> dict[str, object]
     Returns
     -------
     dict
-        ``{name: converted value}``: ints, floats, bools and lists of floats.
+        ``{name: converted value}``: ints, floats, bools and lists of floats or ints.
 
     Raises
     ------

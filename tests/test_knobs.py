@@ -2,7 +2,7 @@
 
 import pytest
 
-from autoencoder.knobs import KNOBS, MNIST_TRAIN, check_knob, check_knobs
+from autoencoder.knobs import KNOBS, MNIST_LABELED, MNIST_TRAIN, check_knob, check_knobs
 
 
 @pytest.mark.parametrize(
@@ -27,6 +27,11 @@ from autoencoder.knobs import KNOBS, MNIST_TRAIN, check_knob, check_knobs
         ("rho_values", "[0.05, 0.1]", [0.05, 0.1]),
         ("beta_values", "0, 3, 30", [0.0, 3.0, 30.0]),
         ("betas", "[0]", [0.0]),
+        ("labels_per_class", [100, 1000], [100, 1000]),
+        ("labels_per_class", "[100, 1000]", [100, 1000]),
+        ("labels_per_class", (10, 100.0), [10, 100]),
+        ("n_labeled", MNIST_LABELED, MNIST_LABELED),
+        ("probe_weight_decay", "1e-4", 1e-4),
     ],
 )
 def test_valid_values_come_back_converted(name, value, expected):
@@ -60,6 +65,13 @@ def test_valid_values_come_back_converted(name, value, expected):
         ("rho_values", [0.05, 1.5], r"rho_values\[1\] must lie in \(0, 1\); got 1.5"),
         ("beta_values", "[0, x]", r"beta_values\[1\] must be a finite real number; got 'x'"),
         ("betas", [3, 3.0], r"betas must hold distinct numbers; \[3.0\] appear more than once"),
+        ("labels_per_class", 100, r"labels_per_class must be a list of numbers, e.g. \[100, 1000\]; got 100"),
+        ("labels_per_class", "[100, 0]", r"labels_per_class\[1\] must be an integer >= 1; got 0"),
+        ("labels_per_class", [100, 2.5], r"labels_per_class\[1\] must be an integer >= 1; got 2.5"),
+        ("labels_per_class", "[10, 10]", r"labels_per_class must hold distinct numbers; \[10\] appear more"),
+        ("n_labeled", 1, r"n_labeled must be an integer in \[2, 30596\]; got 1"),
+        ("n_labeled", MNIST_LABELED + 1, r"n_labeled must be an integer in \[2, 30596\]; got 30597"),
+        ("probe_weight_decay", -1e-4, r"probe_weight_decay must lie in \[0, inf\]; got -0.0001"),
     ],
 )
 def test_bad_values_are_refused_under_the_knob_name(name, value, message):
@@ -68,7 +80,7 @@ def test_bad_values_are_refused_under_the_knob_name(name, value, message):
 
 
 def test_every_knob_kind_is_in_the_table():
-    assert {knob.kind for knob in KNOBS.values()} == {"int", "real", "bool", "reals"}
+    assert {knob.kind for knob in KNOBS.values()} == {"int", "real", "bool", "reals", "ints"}
 
 
 def test_unknown_knob_is_named():
