@@ -28,7 +28,8 @@ browser: setup
 	$(PY) scripts/ensure_browser.py
 
 # The whole suite: lint, unit and slow tests, nbval on the committed notebooks,
-# papermill runs with small parameters, and browser tests of the built book.
+# papermill runs with small parameters, and browser tests of the built book
+# and of the live chapter in JupyterLab.
 test: browser book
 	$(PY) -m ruff check .
 	$(PY) -m pytest -m "" -p no:cacheprovider $(NBVAL) tests notebooks
