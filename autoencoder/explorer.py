@@ -10,6 +10,10 @@ load) and in a trusted notebook.
 
 :func:`explorer_widget` shows the same grid with ipywidgets, for a live kernel.
 
+The two figures share the width of the page column side by side, the mosaic
+on the left, each scaled down as needed; below a column of about 31em (a
+phone), the histogram goes under the mosaic.
+
 Each grid point is a mapping with the keys
 
 ``mosaic_png``
@@ -80,8 +84,8 @@ _STYLE = """
 .rho-beta-explorer { margin: 1em 0; }
 .rho-beta-explorer .explorer-controls { display: grid;
   grid-template-columns: max-content minmax(8em, 24em); gap: 0.3em 1em; align-items: center; }
-.rho-beta-explorer .explorer-figures { display: flex; flex-wrap: wrap; gap: 1em; }
-.rho-beta-explorer figure { margin: 0.5em 0; }
+.rho-beta-explorer .explorer-figures { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
+.rho-beta-explorer figure { margin: 0.5em 0; flex: 1 1 0; min-width: 15em; }
 .rho-beta-explorer img { max-width: 100%; height: auto; }
 .rho-beta-explorer table.explorer-metrics td { text-align: right;
   font-variant-numeric: tabular-nums; padding-left: 1em; }
