@@ -135,5 +135,14 @@ class Params:
         """``{"W1": ..., "b1": ..., "W2": ..., "b2": ...}`` (views)."""
         return {"W1": self.W1, "b1": self.b1, "W2": self.W2, "b2": self.b2}
 
+    def __reduce__(self):
+        """Pickle the flat vector and the shape, so that the copy's matrices are views of its vector again.
+
+        Parameters travel by pickle to and from the workers of a sweep
+        (:mod:`autoencoder.sweep`); a field-by-field pickle would give five
+        unrelated arrays.
+        """
+        return Params.from_flat, (self.flat, self.n_visible, self.n_hidden)
+
     def __repr__(self) -> str:
         return f"Params(n_visible={self.n_visible}, n_hidden={self.n_hidden}, dtype={self.dtype})"

@@ -216,3 +216,15 @@ def test_l1_training_settles_on_the_target_without_stalling(rng):
     assert np.abs(rho_hat - 0.2).max() < 1e-3
     assert "ABNORMAL" not in result.message.upper()
     assert result.history["sparsity"][-1] < 1e-2 * result.history["sparsity"][0]
+
+
+def test_pickled_params_are_views_of_their_flat_vector_again():
+    import pickle
+
+    params = Autoencoder(3).init_params(5, seed=1)
+    copy = pickle.loads(pickle.dumps(params))
+    np.testing.assert_array_equal(copy.flat, params.flat)
+    for name, array in copy.as_dict().items():
+        assert np.shares_memory(array, copy.flat), name
+    copy.W1[0, 0] = 7.0
+    assert copy.flat[0] == 7.0 and params.flat[0] != 7.0
