@@ -48,8 +48,10 @@ __all__ = [
     "entries",
     "fit_cached",
     "load_result",
+    "lookup",
     "numerics",
     "save_result",
+    "store",
 ]
 
 FORMAT_VERSION = 2
@@ -182,6 +184,78 @@ def _check_entry(path: Path, key: str, model: Autoencoder, n_visible: int) -> Fi
     return result
 
 
+def _location(model: Autoencoder, X, *, max_iter, seed, tol, params, directory) -> tuple[dict, str, Path]:
+    description = _description(model, X, max_iter=max_iter, seed=seed, tol=tol, params=params)
+    key = _digest(description)
+    return description, key, Path(directory or cache_dir()) / f"{key}.npz"
+
+
+def lookup(
+    model: Autoencoder,
+    X,
+    *,
+    max_iter: int = 400,
+    seed: int = 0,
+    params: Params | None = None,
+    tol: float = 1e-12,
+    directory: Path | None = None,
+) -> FitResult | None:
+    """The stored result of this exact training run, or None when there is none.
+
+    Parameters are those of :func:`fit_cached`.  An entry that cannot be read,
+    or was stored for another key, is dropped with a warning (and None returned).
+    """
+    X = model._check_X(X)
+    _, key, path = _location(model, X, max_iter=max_iter, seed=seed, tol=tol, params=params, directory=directory)
+    if path.exists():
+        try:
+            return _check_entry(path, key, model, X.shape[1])
+        except Exception as err:  # a damaged or foreign entry is dropped and retrained
+            warnings.warn(f"dropping unreadable cache entry {path}: {err}", stacklevel=3)
+            path.unlink(missing_ok=True)
+    return None
+
+
+def store(
+    model: Autoencoder,
+    X,
+    result: FitResult,
+    *,
+    max_iter: int = 400,
+    seed: int = 0,
+    params: Params | None = None,
+    tol: float = 1e-12,
+    directory: Path | None = None,
+    trained_with: dict | None = None,
+) -> Path:
+    """Write the result of a training run under its key; return the entry's path.
+
+    Parameters
+    ----------
+    model, X, max_iter, seed, params, tol, directory
+        The run, as for :func:`fit_cached`.
+    result : FitResult
+        What the run returned, here or in another process.
+    trained_with : dict, optional
+        The :func:`numerics` of the process that trained it, when not this
+        one (a worker of a sweep); the entry is keyed by them, so a result
+        computed with another BLAS kernel is never served as this machine's.
+
+    Returns
+    -------
+    Path
+    """
+    X = model._check_X(X)
+    description, _, path = _location(
+        model, X, max_iter=max_iter, seed=seed, tol=tol, params=params, directory=directory
+    )
+    if trained_with is not None and trained_with != description["numerics"]:
+        description["numerics"] = dict(trained_with)
+        path = path.with_name(f"{_digest(description)}.npz")
+    save_result(path, result, description)
+    return path
+
+
 def fit_cached(
     model: Autoencoder,
     X,
@@ -215,18 +289,12 @@ def fit_cached(
     build's progress file; nothing when ``$AUTOENCODER_PROGRESS`` is ``0``).
     """
     X = model._check_X(X)
-    description = _description(model, X, max_iter=max_iter, seed=seed, tol=tol, params=params)
-    key = _digest(description)
-    path = Path(directory or cache_dir()) / f"{key}.npz"
-    if path.exists():
-        try:
-            return _check_entry(path, key, model, X.shape[1])
-        except Exception as err:  # a damaged or foreign entry is dropped and retrained
-            warnings.warn(f"dropping unreadable cache entry {path}: {err}", stacklevel=2)
-            path.unlink(missing_ok=True)
-    with fit_progress(training_label(model, X.shape[0]), max_iter) as callback:
-        result = model.fit(X, max_iter=max_iter, seed=seed, params=params, tol=tol, callback=callback)
-    save_result(path, result, description)
+    run = {"max_iter": max_iter, "seed": seed, "params": params, "tol": tol, "directory": directory}
+    result = lookup(model, X, **run)
+    if result is None:
+        with fit_progress(training_label(model, X.shape[0]), max_iter) as callback:
+            result = model.fit(X, max_iter=max_iter, seed=seed, params=params, tol=tol, callback=callback)
+        store(model, X, result, **run)
     return result
 
 

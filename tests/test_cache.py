@@ -140,3 +140,18 @@ def test_training_reports_its_progress_and_a_hit_reports_none(unit_data, tmp_pat
     lines.unlink()
     fit_cached(Autoencoder(3), unit_data, max_iter=4, directory=tmp_path / "models")
     assert not lines.exists()
+
+
+def test_a_result_trained_elsewhere_is_stored_and_looked_up_by_its_key(unit_data, tmp_path):
+    model = Autoencoder(3)
+    run = {"max_iter": 4, "seed": 1, "directory": tmp_path}
+    assert cache_mod.lookup(model, unit_data, **run) is None
+    result = model.fit(unit_data, max_iter=4, seed=1)
+    path = cache_mod.store(model, unit_data, result, **run)
+    assert path.stem == cache_key(model, unit_data, max_iter=4, seed=1, tol=1e-12)
+    np.testing.assert_array_equal(cache_mod.lookup(model, unit_data, **run).params.flat, result.params.flat)
+    # Trained with other numerics: stored under their key, never served as this machine's.
+    other = {**cache_mod.numerics(), "kernel": "another CPU"}
+    elsewhere = cache_mod.store(Autoencoder(3, beta=1.0), unit_data, result, **run, trained_with=other)
+    assert cache_mod.read_meta(elsewhere)["description"]["numerics"]["kernel"] == "another CPU"
+    assert cache_mod.lookup(Autoencoder(3, beta=1.0), unit_data, **run) is None
