@@ -74,6 +74,7 @@ from ._fast import default_workers, single_threaded_blas
 from ._validation import check_int
 from .activations import Activation
 from .params import Params
+from .pca import PCAResult
 
 __all__ = [
     "MOMENT_BLOCK_ROWS",
@@ -133,6 +134,31 @@ class Moments:
     def eigenvalues(self) -> np.ndarray:
         """The eigenvalues of ``C`` in decreasing order, shape (n,)."""
         return np.linalg.eigvalsh(self.covariance)[::-1]
+
+    def principal_components(self, n_components: int) -> PCAResult:
+        """PCA from the eigendecomposition of ``C``: what :func:`autoencoder.pca` finds from the data's SVD.
+
+        An ``n × n`` eigendecomposition instead of the SVD of an ``m × n``
+        matrix (a second against half a minute for all of MNIST's training
+        images on 2 cores).  The variances agree with the SVD's to rounding
+        (``ε ‖C‖`` absolute), the components, with the same sign convention,
+        wherever the eigenvalues are distinct.
+
+        Parameters
+        ----------
+        n_components : int
+            ``k``, between 1 and ``n``.
+
+        Returns
+        -------
+        PCAResult
+            Variances below zero by rounding are set to zero.
+        """
+        k = check_int("n_components", n_components, 1, self.n_features)
+        values, vectors = np.linalg.eigh(self.covariance)
+        values, components = np.maximum(values[::-1][:k], 0.0), vectors[:, ::-1][:, :k].T
+        signs = np.sign(components[np.arange(k), np.argmax(np.abs(components), axis=1)])
+        return PCAResult(components * signs[:, None], self.mean.copy(), values, self.trace)
 
 
 def moments(X) -> Moments:

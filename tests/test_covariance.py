@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from autoencoder import Autoencoder, Params, check_gradient, covariance
+from autoencoder import Autoencoder, Params, check_gradient, covariance, pca
 from autoencoder.activations import ACTIVATIONS
 from autoencoder.objective import loss_and_grad_reference
 from autoencoder.sparsity import PENALTIES
@@ -132,6 +132,19 @@ def test_moments_are_the_mean_and_the_centred_covariance(rng):
     assert mom.trace == pytest.approx(np.trace(np.cov(X.T, bias=True)), rel=1e-13)
     np.testing.assert_array_equal(mom.covariance, mom.covariance.T)
     np.testing.assert_allclose(mom.eigenvalues(), np.linalg.eigvalsh(np.cov(X.T, bias=True))[::-1], rtol=1e-12)
+
+
+def test_principal_components_of_the_moments_are_those_of_the_data(rng):
+    spectrum = 2.0 ** -np.arange(8)
+    X = spectrum_data(3_000, spectrum, mean=np.linspace(0, 3, 8), seed=4)
+    by_svd, by_moments = pca(X, 5), covariance.moments(X).principal_components(5)
+    np.testing.assert_allclose(by_moments.explained_variance, by_svd.explained_variance, rtol=1e-12)
+    np.testing.assert_allclose(by_moments.components, by_svd.components, atol=1e-9)
+    np.testing.assert_allclose(by_moments.mean, by_svd.mean, rtol=1e-14)
+    assert by_moments.total_variance == pytest.approx(by_svd.total_variance, rel=1e-13)
+    assert by_moments.reconstruction_error() == pytest.approx(by_svd.reconstruction_error(), rel=1e-11)
+    with pytest.raises(ValueError, match="n_components must be an integer in \\[1, 8\\]"):
+        covariance.moments(X).principal_components(9)
 
 
 def test_moments_of_float32_data_are_float64_and_exact(rng):
