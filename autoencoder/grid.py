@@ -1,8 +1,8 @@
 """A grid of KL-sparse sigmoid autoencoders over the sparsity target ρ and weight β.
 
 :func:`train_grid` trains the network of :func:`autoencoder.experiments.sparse_sigmoid`
-at every pair ``(ρ, β)`` of two lists, through :func:`autoencoder.cache.fit_cached`
-(so a rebuild of the book reads every point from disk), on several processes;
+at every pair ``(ρ, β)`` of two lists, through the model cache (:mod:`autoencoder.cache`)
+(so a rebuild of the book reads every point from disk), on a Dask cluster;
 :func:`grid_summary` measures each trained point with
 :func:`autoencoder.metrics.summarize`; :func:`grid_points` renders the small
 figures that :func:`autoencoder.explorer.slider_html` swaps; and
@@ -11,9 +11,12 @@ the whole grid.
 
 Training is a set of *chains*, one per ρ: the values of β in increasing order,
 each point starting from the solution of the previous one (continuation in β).
-A chain is one task for the process pool.  Each process runs its BLAS on one
-thread, so a chain computes the same bits on one process or several, and the
-grid does not depend on ``n_jobs``.  While it trains, a
+A chain is one task of a sweep on Dask's distributed scheduler
+(:mod:`autoencoder.sweep`): an embedded cluster of ``n_jobs`` worker
+processes by default, an existing cluster when given its address.  Each
+worker runs its BLAS on one thread, so a chain computes the same bits in this
+process, on one worker or on several, and the grid does not depend on
+``n_jobs`` or on the cluster.  While it trains, a
 :func:`autoencoder.progress.task_progress` counts the finished trainings (a bar
 when run interactively, lines in the progress file during the book build).
 
@@ -22,21 +25,18 @@ The figure helpers import matplotlib when called; the training does not.
 
 from __future__ import annotations
 
-import multiprocessing
 import numbers
-import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
 from . import experiments
 from ._validation import check_int
-from .cache import cache_dir, fit_cached
 from .metrics import summarize
 from .model import Autoencoder, FitResult, validate_data
-from .progress import ENV_MODE, task_progress
+from .progress import task_progress
+from .sweep import Chain, Engine, run_chains
 
 __all__ = [
     "axis_with",
@@ -127,41 +127,6 @@ def _check_axis(name: str, values, *, inside: Callable[[float], bool], allowed: 
     return values
 
 
-def _init_worker() -> None:
-    """Pool initializer: one BLAS thread per process, for the life of the process, and no bar.
-
-    A worker's stderr is not where the reader looks (in Jupyter it is the
-    server's terminal), so its trainings show no bar; the progress file, when
-    there is one, still gets their lines.
-    """
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-    os.environ[ENV_MODE] = "0"
-
-
-def _train_chain(factory, X, rho, betas, max_iter, seed, warm_start, start, directory) -> list[FitResult]:
-    """Train ``(rho, beta)`` for each beta in order.
-
-    With ``warm_start`` each point starts from the previous point's solution,
-    the first from ``start`` (None: the seed's initialisation); without it
-    every point starts from the seed's initialisation.
-    """
-    results = []
-    for beta in betas:
-        result = fit_cached(factory(rho, beta), X, max_iter=max_iter, seed=seed, params=start, directory=directory)
-        results.append(result)
-        if warm_start:
-            start = result.params
-    return results
-
-
-def _train_chain_in_worker(*args) -> None:
-    # Workers fill the cache; the parent reads the results back from it (a
-    # pickled Params would lose the views of its flat vector).
-    _train_chain(*args)
-
-
 def train_grid(
     X,
     rhos: Sequence[float],
@@ -174,6 +139,7 @@ def train_grid(
     n_jobs: int = 2,
     warm_start: bool = True,
     directory: Path | None = None,
+    scheduler=None,
 ) -> dict[tuple[float, float], FitResult]:
     """Train the KL-sparse sigmoid autoencoder at every ``(ρ, β)`` of a grid.
 
@@ -195,8 +161,10 @@ def train_grid(
         Seed of the random initialisation (of the first point of each chain,
         or of every point without ``warm_start``).
     n_jobs : int, default 2
-        Processes training chains at once (``spawn`` context, one BLAS thread
-        each); 1 trains in this process, also on one BLAS thread.
+        Worker processes of the embedded Dask cluster training chains at once
+        (:class:`autoencoder.sweep.Engine`, one thread and one BLAS thread
+        each); 1 trains in this process, also on one BLAS thread.  Ignored
+        with a scheduler.
     warm_start : bool, default True
         For each ρ, train the positive β in increasing order, each starting
         from the previous β's solution, the first from the β = 0 network when
@@ -204,13 +172,17 @@ def train_grid(
         Without it every point starts from the seed's initialisation.
     directory : Path, optional
         Cache directory; default :func:`autoencoder.cache.cache_dir`.
+    scheduler : str or distributed.Client, optional
+        An existing Dask cluster to train on (its address, or a client); by
+        default Dask's ``scheduler-address`` configuration
+        (``$DASK_SCHEDULER_ADDRESS``), else the embedded cluster.
 
     Returns
     -------
     dict
         ``(rho, beta) -> FitResult`` for every pair, keyed by the values as
         given, in the order ``rhos x betas``.  The same bits whatever
-        ``n_jobs``.
+        ``n_jobs`` or cluster (given the same BLAS kernel).
 
     Notes
     -----
@@ -222,7 +194,10 @@ def train_grid(
     ------
     ValueError
         Naming the parameter: a ρ outside (0, 1), a negative β, an empty or
-        repeating list, ``n_jobs < 1``, or an invalid model or data.
+        repeating list, ``n_jobs < 1``, a bad scheduler, or an invalid model
+        or data; before anything is trained.
+    autoencoder.sweep.SweepError
+        When a point fails, naming it (the points trained are in the cache).
     """
     rhos = _check_axis("rhos", rhos, inside=lambda rho: 0 < rho < 1, allowed="in (0, 1)")
     betas = _check_axis("betas", betas, inside=lambda beta: beta >= 0, allowed=">= 0")
@@ -232,44 +207,38 @@ def train_grid(
     factory = model_factory(n_hidden, weight_decay)
     factory(rhos[0], betas[0])  # validates n_hidden and weight_decay here, not in a worker
     X = validate_data(X, unit_interval=True)
-    directory = Path(directory) if directory is not None else cache_dir()
-
-    from threadpoolctl import threadpool_limits
+    engine = Engine(scheduler, n_workers=n_jobs)
 
     results, positive = {}, sorted(beta for beta in betas if beta > 0)
     start, has_zero = None, len(positive) < len(betas)
     description = f"grid of {len(rhos)} x {len(betas)} (ρ, β)"
-    with task_progress(description, int(has_zero) + len(rhos) * len(positive), unit="trainings") as advance:
+    data = {"X": X}
+    with task_progress(description, int(has_zero) + len(rhos) * len(positive), unit="trainings") as advance, engine:
+        done = [0]
+
+        def count(more):
+            done[0] += more
+            advance(done[0])
+
         if has_zero:
             # β = 0: the sparsity term vanishes whatever ρ, so one network, trained
             # once as the same objective without a sparsity term, serves every ρ.
             unpenalized = Autoencoder(n_hidden, sparsity="none", beta=0.0, weight_decay=weight_decay)
-            with threadpool_limits(1):
-                root = fit_cached(unpenalized, X, max_iter=max_iter, seed=seed, directory=directory)
+            root = Chain((unpenalized,), "X", max_iter, seed)
+            ((root,),) = run_chains([root], data, engine=engine, directory=directory, advance=count)
             results.update({(rho, 0.0): root for rho in rhos})
             start = root.params if warm_start else None
-            advance(1)
         if warm_start:
             chains = [(rho, positive) for rho in rhos] if positive else []
         else:
             chains = [(rho, [beta]) for rho in rhos for beta in positive]
-        tasks = [(factory, X, rho, chain, max_iter, seed, warm_start, start, directory) for rho, chain in chains]
-        done, pooled = int(has_zero), n_jobs > 1 and len(tasks) > 1
-        if pooled:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(min(n_jobs, len(tasks)), mp_context=context, initializer=_init_worker) as pool:
-                futures = {pool.submit(_train_chain_in_worker, *task): len(task[3]) for task in tasks}
-                for future in as_completed(futures):
-                    future.result()
-                    done += futures[future]
-                    advance(done)
-        with threadpool_limits(1):  # after the pool, a read of the cache; with n_jobs=1, the training itself
-            for task in tasks:
-                rho, chain = task[2], task[3]
-                results.update({(rho, beta): r for beta, r in zip(chain, _train_chain(*task), strict=True)})
-                if not pooled:
-                    done += len(chain)
-                    advance(done)
+        tasks = [
+            Chain(tuple(factory(rho, beta) for beta in chain), "X", max_iter, seed, start=start, warm_start=warm_start)
+            for rho, chain in chains
+        ]
+        trained = run_chains(tasks, data, engine=engine, directory=directory, advance=count)
+        for (rho, chain), chain_results in zip(chains, trained, strict=True):
+            results.update({(rho, beta): r for beta, r in zip(chain, chain_results, strict=True)})
     return {(rho, beta): results[rho, beta] for rho in rhos for beta in betas}
 
 

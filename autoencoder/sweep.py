@@ -1,0 +1,688 @@
+"""Sweeps on Dask's distributed scheduler: one engine for every study of the book.
+
+A sweep is a set of *chains* (:class:`Chain`): trainings done one after
+another in one task, each starting from the previous one's solution when the
+chain warm-starts (continuation in β), so a chain keeps its order wherever it
+runs; independent points are chains of one.  :func:`run_chains` maps them over
+an :class:`Engine`:
+
+* **Embedded by default.**  Without configuration the engine starts, when
+  there is something to train, an in-process ``distributed.LocalCluster``
+  of worker processes sized to the machine, each with one thread and one
+  BLAS thread (so cores are not oversubscribed and each training runs one
+  evaluation worker), and closes it afterwards.  ``n_workers=1`` trains in
+  this process instead, on one BLAS thread.
+* **A real cluster when given one.**  A scheduler address (the ``scheduler``
+  argument, else Dask's own ``scheduler-address`` configuration, e.g.
+  ``$DASK_SCHEDULER_ADDRESS``) or a ``distributed.Client`` sends the same
+  sweep to an existing cluster.  Its workers need this package installed,
+  nothing else: the data are scattered to them, each task returns its
+  :class:`~autoencoder.FitResult` objects, and the client writes the model
+  cache (:mod:`autoencoder.cache`), which it checks first so that only
+  missing points are submitted.  Nothing assumes a shared filesystem.
+* **The same bits everywhere.**  A training's bits depend on its chain only,
+  never on the worker it ran on or how many there are
+  (:mod:`autoencoder._fast`), given the same BLAS kernel; an entry trained
+  with another kernel is stored under that kernel's key.
+* **Faults.**  A worker lost in the middle of a sweep is Dask's business: the
+  scheduler reschedules its task and the results are the same.  A point that
+  fails (a bad configuration, a training that ends in NaN) fails the sweep
+  with :class:`SweepError` naming the point, after every other task has
+  finished and been written to the cache.
+
+The command line trains a sweep described by a TOML file and writes a CSV
+table of the summary measures (:func:`autoencoder.metrics.summarize`)::
+
+    python -m autoencoder.sweep CONFIG.toml [--scheduler ADDRESS] [--workers N] [--output TABLE.csv]
+
+The keys of ``CONFIG.toml`` are the chapters' knob names (``n_train``,
+``n_hidden``, ``rho``, ``beta``, ``weight_decay``, ``max_iter``, ``seed``)
+and ``activation`` and ``sparsity``; each is a value or a list of values to
+sweep over, and a missing key takes the study's UFLDL setting
+(:data:`autoencoder.experiments.UFLDL`, a sigmoid network with KL sparsity).
+For example::
+
+    n_train = 2000
+    n_hidden = 49
+    rho = [0.05, 0.1]
+    beta = [0.0, 3.0]
+    max_iter = 100
+
+trains the four points of ``rho x beta``, each from the seed's
+initialisation, on the first ``n_train`` MNIST training images in float32.
+A bad file (unknown key, wrong type, empty list, repeated or invalid value)
+is refused before anything is submitted, with the key named.  The table has
+one row per point: the knobs, ``n_iter``, the measures and the cache key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import logging
+import os
+import sys
+import tomllib
+import uuid
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import experiments
+from ._validation import check_int
+from .activations import ACTIVATIONS
+from .cache import cache_key, lookup, numerics, store, training_label
+from .knobs import check_knob
+from .metrics import summarize
+from .model import Autoencoder, FitResult
+from .params import Params
+from .progress import ENV_MODE, fit_progress, task_progress
+from .sparsity import PENALTIES
+
+__all__ = [
+    "CONFIG_KEYS",
+    "Chain",
+    "Engine",
+    "SweepError",
+    "MEASURES",
+    "read_config",
+    "sweep_points",
+    "run_chains",
+    "run_sweep",
+    "write_table",
+    "main",
+]
+
+WORKER_ENVIRONMENT = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    ENV_MODE: "0",
+}
+"""Environment of the embedded cluster's worker processes: one BLAS thread, no progress bar.
+
+A worker's stderr is not where the reader looks; a progress file, when the
+client has one, still gets the workers' lines."""
+
+CONFIG_KEYS = (
+    "n_train",
+    "n_hidden",
+    "activation",
+    "sparsity",
+    "rho",
+    "beta",
+    "weight_decay",
+    "max_iter",
+    "seed",
+)
+"""The keys of a sweep's configuration file, in the order of the table's columns."""
+
+MEASURES = ("n_iter", "mean_activation", "near_silent", "reconstruction_mse", "objective")
+"""The columns of the table after the knobs (then ``cache_key``)."""
+
+_NAMES = {"activation": ACTIVATIONS, "sparsity": PENALTIES}
+
+
+class SweepError(RuntimeError):
+    """A point of a sweep failed; the message names it.  The points that finished are in the cache."""
+
+
+@dataclass(frozen=True, eq=False)
+class Chain:
+    """Trainings done in order in one task.
+
+    Attributes
+    ----------
+    models : tuple of Autoencoder
+        The configurations, trained in this order.
+    data : str
+        Name of the training data in the ``datasets`` of :func:`run_chains`.
+    max_iter, seed : int
+        As for :meth:`Autoencoder.fit`, the same for every model.
+    tol : float, default 1e-12
+    start : Params, optional
+        Starting point of the first model (None: the seed's initialisation).
+    warm_start : bool, default False
+        Start each model after the first from the previous one's solution;
+        otherwise each starts from ``start``.
+    """
+
+    models: tuple[Autoencoder, ...]
+    data: str
+    max_iter: int
+    seed: int
+    tol: float = 1e-12
+    start: Params | None = None
+    warm_start: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "models", tuple(self.models))
+        if not self.models or not all(isinstance(m, Autoencoder) for m in self.models):
+            raise ValueError(f"models must be a non-empty sequence of Autoencoder; got {self.models!r}")
+        object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter, 0))
+        object.__setattr__(self, "seed", check_int("seed", self.seed, 0))
+
+    def rest(self, index: int, start: Params | None) -> Chain:
+        """The chain from ``models[index]`` on, starting at ``start``."""
+        return Chain(self.models[index:], self.data, self.max_iter, self.seed, self.tol, start, self.warm_start)
+
+
+def describe_point(model: Autoencoder, m: int, max_iter: int, seed: int) -> str:
+    """A point as ``key=value`` pairs, for error messages."""
+    settings = {"n_train": m, **model.to_dict(), "max_iter": max_iter, "seed": seed}
+    return ", ".join(
+        f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in settings.items()
+    )
+
+
+def _train_chain(chain: Chain, X) -> tuple[list[FitResult], tuple[int, str] | None, dict]:
+    """Train a chain here (on a worker or in the client): its results, the first failure, the numerics.
+
+    A failure ends the chain (the later points would start from it) and is
+    returned, not raised, with the results before it, so that the client keeps them.
+    """
+    from threadpoolctl import threadpool_limits
+
+    results, start = [], chain.start
+    with threadpool_limits(1):
+        for index, model in enumerate(chain.models):
+            try:
+                with fit_progress(training_label(model, X.shape[0]), chain.max_iter) as callback:
+                    result = model.fit(
+                        X, max_iter=chain.max_iter, seed=chain.seed, params=start, tol=chain.tol, callback=callback
+                    )
+                if not (np.isfinite(result.params.flat).all() and np.isfinite(result.loss)):
+                    raise FloatingPointError(f"the training ended at J = {result.loss!r} with non-finite parameters")
+            except Exception as err:  # reported to the client with the point's name
+                return results, (index, f"{type(err).__name__}: {err}"), numerics()
+            results.append(result)
+            if chain.warm_start:
+                start = result.params
+    return results, None, numerics()
+
+
+class Engine:
+    """Where a sweep runs: this process, an embedded ``LocalCluster``, or an existing Dask cluster.
+
+    Nothing starts until :meth:`client` is first called, so a sweep read
+    entirely from the model cache starts no cluster.  Use it as a context
+    manager; leaving it closes what it started (never a ``Client`` given to it).
+
+    Parameters
+    ----------
+    scheduler : str or distributed.Client, optional
+        The address of a Dask scheduler (``"tcp://host:8786"``) or a client
+        connected to one.  Default: Dask's ``scheduler-address``
+        configuration (``$DASK_SCHEDULER_ADDRESS``), else an embedded cluster.
+    n_workers : int, optional
+        Worker processes of the embedded cluster; default the cores available
+        to this process.  1 trains in this process.  Ignored with a scheduler.
+
+    Raises
+    ------
+    ValueError
+        If ``scheduler`` is neither a non-empty string nor a Client, or
+        ``n_workers < 1``.
+    """
+
+    def __init__(self, scheduler=None, *, n_workers: int | None = None):
+        import dask
+
+        if scheduler is None:
+            scheduler = dask.config.get("scheduler-address", None) or None
+        if scheduler is not None and not _is_client(scheduler):
+            if not isinstance(scheduler, str) or not scheduler.strip():
+                raise ValueError(
+                    f"scheduler must be a Dask scheduler address such as 'tcp://127.0.0.1:8786' or a "
+                    f"distributed.Client; got {scheduler!r}"
+                )
+            scheduler = scheduler.strip()
+        if n_workers is None:
+            n_workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        self.scheduler = scheduler
+        self.n_workers = check_int("n_workers", n_workers, 1)
+        self._client = self._cluster = None
+        self._restore_main = _nothing
+
+    @property
+    def in_process(self) -> bool:
+        """Whether chains are trained in this process (no scheduler and one worker)."""
+        return self.scheduler is None and self.n_workers == 1
+
+    def client(self):
+        """The ``distributed.Client`` of the cluster, started on the first call; None when in process."""
+        if self.in_process:
+            return None
+        if self._client is None:
+            from distributed import Client, LocalCluster
+
+            if _is_client(self.scheduler):
+                self._client = self.scheduler
+            elif self.scheduler is not None:
+                self._client = Client(self.scheduler, set_as_default=False)
+            else:
+                self._restore_main = _hide_main_path()
+                self._cluster = LocalCluster(
+                    n_workers=self.n_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                    silence_logs=logging.ERROR,
+                    env=WORKER_ENVIRONMENT,
+                )
+                self._client = Client(self._cluster, set_as_default=False)
+        return self._client
+
+    def close(self) -> None:
+        """Close the client and the cluster this engine started."""
+        client, cluster, self._client, self._cluster = self._client, self._cluster, None, None
+        if client is not None and client is not self.scheduler:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+        self._restore_main()
+        self._restore_main = _nothing
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _nothing() -> None:
+    pass
+
+
+def _hide_main_path() -> Callable[[], None]:
+    """Keep the embedded cluster's worker processes from running the main script; return the undo.
+
+    A spawned process runs the parent's main script again, by its path, before
+    it unpickles anything: a script read from standard input has no path to
+    run (the process pool died with BrokenProcessPool), and one without an
+    ``if __name__ == "__main__"`` guard would start its sweep again in every
+    worker.  The tasks of a sweep need nothing from the main script, so while
+    the cluster lives the script's path is hidden from :mod:`multiprocessing`.
+    A main module imported by name (``python -m``, Jupyter) is left alone.
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None or "__file__" not in vars(main):
+        return _nothing
+    path = main.__file__
+    del main.__file__
+
+    def restore() -> None:
+        main.__file__ = path
+
+    return restore
+
+
+def _is_client(value) -> bool:
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - dask is pinned in requirements.txt
+        return False
+    return isinstance(value, Client)
+
+
+@dataclass
+class _Collector:
+    """The results of the chains as they arrive, and the first failure."""
+
+    chains: Sequence[Chain]
+    datasets: Mapping[str, np.ndarray]
+    directory: Path | None
+    advance: Callable[[int], None]
+    results: list[list[FitResult]] = field(default_factory=list)
+    failure: str | None = None
+    foreign: bool = False
+
+    def __post_init__(self):
+        self.results = [[] for _ in self.chains]
+
+    def take(self, index: int, chain: Chain, results, failure, trained_with) -> None:
+        """Store the results of ``chain`` (the rest of ``self.chains[index]``) and note its failure."""
+        X = self.datasets[chain.data]
+        begin = chain.start
+        if trained_with != numerics() and not self.foreign:
+            self.foreign = True
+            warnings.warn(
+                f"the cluster trains with other numerics ({trained_with}) than this process ({numerics()}); "
+                "its results are cached under their own key",
+                stacklevel=4,
+            )
+        for model, result in zip(chain.models, results, strict=False):
+            store(
+                model,
+                X,
+                result,
+                max_iter=chain.max_iter,
+                seed=chain.seed,
+                params=begin,
+                tol=chain.tol,
+                directory=self.directory,
+                trained_with=trained_with,
+            )
+            self.results[index].append(result)
+            if chain.warm_start:
+                begin = result.params
+        self.advance(len(results))
+        if failure is not None and self.failure is None:
+            position, message = failure
+            point = describe_point(chain.models[position], X.shape[0], chain.max_iter, chain.seed)
+            self.failure = f"the sweep's point {point} failed: {message}"
+
+
+def run_chains(
+    chains: Sequence[Chain],
+    datasets: Mapping[str, np.ndarray],
+    *,
+    engine: Engine | None = None,
+    directory: Path | None = None,
+    advance: Callable[[int], None] | None = None,
+) -> list[list[FitResult]]:
+    """Train every chain through the model cache, on ``engine``; the results in the chains' order.
+
+    Parameters
+    ----------
+    chains : sequence of Chain
+    datasets : mapping of str to ndarray of shape (m, n)
+        The training data by name (the ``data`` of the chains); scattered to
+        the cluster's workers when something is trained there.
+    engine : Engine, optional
+        Default ``Engine()``: Dask's configured scheduler, else an embedded
+        cluster, closed on return.
+    directory : Path, optional
+        Cache directory; default :func:`autoencoder.cache.cache_dir`.
+    advance : callable, optional
+        ``advance(count)`` after ``count`` more points are done (read from
+        the cache, or trained).
+
+    Returns
+    -------
+    list of list of FitResult
+        ``results[i][j]``: the ``j``-th model of ``chains[i]``.
+
+    Raises
+    ------
+    ValueError
+        Before anything is submitted: a chain names unknown data, or data
+        its models cannot train on.
+    SweepError
+        When a point failed, naming it, once every other task is done and stored.
+    """
+    advance = advance or (lambda count: None)
+    datasets = dict(datasets)
+    for chain in chains:
+        if chain.data not in datasets:
+            raise ValueError(f"a chain trains on data {chain.data!r}, which is not among {sorted(datasets)}")
+        for model in chain.models:
+            datasets[chain.data] = model._check_X(datasets[chain.data])
+    collector = _Collector(chains, datasets, directory, advance)
+    pending = []
+    for index, chain in enumerate(chains):
+        start, X = chain.start, datasets[chain.data]
+        for position, model in enumerate(chain.models):
+            found = lookup(
+                model, X, max_iter=chain.max_iter, seed=chain.seed, params=start, tol=chain.tol, directory=directory
+            )
+            if found is None:
+                pending.append((index, chain.rest(position, start)))
+                break
+            collector.results[index].append(found)
+            start = found.params if chain.warm_start else chain.start
+    if any(collector.results):
+        advance(sum(len(r) for r in collector.results))
+    if pending:
+        own = engine is None
+        engine = engine or Engine()
+        try:
+            _submit(engine, pending, datasets, collector)
+        finally:
+            if own:
+                engine.close()
+    if collector.failure is not None:
+        raise SweepError(collector.failure)
+    return collector.results
+
+
+def _submit(engine: Engine, pending, datasets, collector: _Collector) -> None:
+    """Train the pending chains on the engine, storing each as it arrives."""
+    client = engine.client()
+    if client is None:
+        for index, chain in pending:
+            collector.take(index, chain, *_train_chain(chain, datasets[chain.data]))
+        return
+    from distributed import as_completed
+
+    used = sorted({chain.data for _, chain in pending})
+    scattered = {name: client.scatter(datasets[name], broadcast=True, hash=False) for name in used}
+    token = uuid.uuid4().hex[:12]
+    futures = {}
+    for order, (index, chain) in enumerate(pending):
+        future = client.submit(
+            _train_chain, chain, scattered[chain.data], pure=False, key=f"train-chain-{token}-{order}", priority=-order
+        )
+        futures[future] = (index, chain)
+    for future in as_completed(futures, loop=client.loop):
+        index, chain = futures[future]
+        try:
+            outcome = future.result()
+        except Exception as err:  # the task itself was lost (e.g. killed too often): a failure of its first point
+            outcome = ([], (0, f"{type(err).__name__}: {err}"), numerics())
+        collector.take(index, chain, *outcome)
+        future.release()
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def _defaults() -> dict[str, object]:
+    knobs = {key: experiments.UFLDL[key] for key in CONFIG_KEYS if key in experiments.UFLDL}
+    return {**knobs, "activation": "sigmoid", "sparsity": "kl"}
+
+
+def _check_value(key: str, value, where: str):
+    """One value of ``key`` (``where`` names it in messages, e.g. ``rho[1]``), checked and converted."""
+    if key in _NAMES:
+        allowed = sorted(_NAMES[key])
+        if not isinstance(value, str) or value not in _NAMES[key]:
+            raise ValueError(f"{where} must be one of {allowed}; got {value!r}")
+        return value
+    if isinstance(value, str | bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where} must be a number; got {value!r} ({type(value).__name__})")
+    try:
+        return check_knob(key, value)
+    except ValueError as err:
+        raise ValueError(str(err).replace(key, where, 1)) from None
+
+
+def read_config(source) -> dict[str, list]:
+    """A sweep's configuration: every key of :data:`CONFIG_KEYS` with the list of its values.
+
+    Parameters
+    ----------
+    source : path or mapping
+        A TOML file, or the mapping it would hold.  Each key is one of
+        :data:`CONFIG_KEYS`; each value a value or a non-empty list of
+        distinct values.  Missing keys take the UFLDL setting.
+
+    Returns
+    -------
+    dict of str to list
+        In the order of :data:`CONFIG_KEYS`, values converted.
+
+    Raises
+    ------
+    ValueError
+        Naming the key: an unknown key, a value of the wrong type, an empty
+        list, a repeated value, a value outside the knob's range, or a file
+        that is not TOML.
+    """
+    if isinstance(source, Mapping):
+        config, name = dict(source), "the configuration"
+    else:
+        path = Path(source)
+        try:
+            with path.open("rb") as file:
+                config = tomllib.load(file)
+        except tomllib.TOMLDecodeError as err:
+            raise ValueError(f"{path} is not a valid TOML file: {err}") from None
+        name = str(path)
+    unknown = [key for key in config if key not in CONFIG_KEYS]
+    if unknown:
+        raise ValueError(f"{name} has unknown key(s) {unknown}; the keys are {list(CONFIG_KEYS)}")
+    checked = {}
+    for key, default in _defaults().items():
+        value = config.get(key, default)
+        if isinstance(value, list):
+            if not value:
+                raise ValueError(f"{key} must hold at least one value; got an empty list")
+            values = [_check_value(key, item, f"{key}[{index}]") for index, item in enumerate(value)]
+        elif isinstance(value, dict):
+            raise ValueError(f"{key} must be a value or a list of values; got a table {value!r}")
+        else:
+            values = [_check_value(key, value, key)]
+        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        if repeated:
+            raise ValueError(f"{key} must hold distinct values; {repeated} appear more than once in {values}")
+        checked[key] = values
+    return checked
+
+
+def sweep_points(config: Mapping[str, Sequence]) -> list[dict[str, object]]:
+    """Every point of a configuration (:func:`read_config`): the product of its lists, the last key fastest.
+
+    Raises
+    ------
+    ValueError
+        For a point whose network cannot be built (e.g. KL sparsity with a
+        transfer function not bounded to (0, 1)), naming it.
+    """
+    keys = list(config)
+    points = [dict(zip(keys, values, strict=True)) for values in itertools.product(*config.values())]
+    for point in points:
+        try:
+            _model(point)
+        except ValueError as err:
+            raise ValueError(f"the point {point} is not a valid network: {err}") from None
+    return points
+
+
+def _model(point: Mapping[str, object]) -> Autoencoder:
+    return Autoencoder(
+        point["n_hidden"],
+        activation=point["activation"],
+        sparsity=point["sparsity"],
+        rho=point["rho"],
+        beta=point["beta"],
+        weight_decay=point["weight_decay"],
+    )
+
+
+def run_sweep(
+    config: Mapping[str, Sequence],
+    *,
+    scheduler=None,
+    n_workers: int | None = None,
+    directory: Path | None = None,
+    load: Callable[[int], np.ndarray] | None = None,
+) -> list[dict[str, object]]:
+    """Train every point of a configuration through the model cache and measure it.
+
+    Parameters
+    ----------
+    config : mapping
+        As :func:`read_config` returns.
+    scheduler, n_workers
+        As for :class:`Engine`.
+    directory : Path, optional
+        Cache directory.
+    load : callable, optional
+        ``load(n_train) -> X``; default the first ``n_train`` MNIST training
+        images in float32.
+
+    Returns
+    -------
+    list of dict
+        One row per point (:func:`sweep_points` order): the knobs,
+        :data:`MEASURES` and ``cache_key``.
+    """
+    points = sweep_points(config)
+    engine = Engine(scheduler, n_workers=n_workers)
+    if load is None:
+        from .data import load_mnist
+
+        largest = load_mnist("train", n=max(p["n_train"] for p in points), dtype=np.float32)[0]
+
+        def load(n):
+            return largest[:n]
+
+    datasets = {f"n_train={n}": load(n) for n in sorted({p["n_train"] for p in points})}
+    models = [_model(point) for point in points]
+    chains = [
+        Chain((model,), f"n_train={point['n_train']}", point["max_iter"], point["seed"])
+        for point, model in zip(points, models, strict=True)
+    ]
+    with task_progress(f"sweep of {len(points)} points", len(points), unit="points") as advance, engine:
+        done = [0]
+
+        def count(more):
+            done[0] += more
+            advance(done[0])
+
+        results = run_chains(chains, datasets, engine=engine, directory=directory, advance=count)
+    rows = []
+    for point, model, chain, (result,) in zip(points, models, chains, results, strict=True):
+        X = datasets[chain.data]
+        row = {**point, "n_iter": result.n_iter, **summarize(model, result.params, X)}
+        row["cache_key"] = cache_key(model, X, max_iter=chain.max_iter, seed=chain.seed, tol=chain.tol)
+        rows.append(row)
+    return rows
+
+
+def write_table(rows: Sequence[Mapping[str, object]], path) -> None:
+    """Write the rows of :func:`run_sweep` as CSV, one column per knob, measure and the cache key."""
+    columns = [*CONFIG_KEYS, *MEASURES, "cache_key"]
+    with Path(path).open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: repr(v) if isinstance(v, float) else v for key, v in row.items()})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m autoencoder.sweep CONFIG [--scheduler ADDRESS] [--workers N] [--output CSV]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m autoencoder.sweep",
+        description="Train every point of a TOML sweep through the model cache and write a CSV of measures.",
+    )
+    parser.add_argument("config", type=Path, help="TOML file: knob names as keys, a value or a list each")
+    parser.add_argument("--scheduler", default=None, help="Dask scheduler address (default: $DASK_SCHEDULER_ADDRESS)")
+    parser.add_argument("--workers", type=int, default=None, help="processes of the embedded cluster (1: this one)")
+    parser.add_argument("--output", type=Path, default=None, help="CSV table (default: CONFIG with .csv)")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="model cache (default: $AUTOENCODER_CACHE_DIR)")
+    args = parser.parse_args(argv)
+    try:
+        config = read_config(args.config)
+        sweep_points(config)
+        Engine(args.scheduler, n_workers=args.workers)
+    except (ValueError, OSError) as err:
+        parser.error(str(err))
+    try:
+        rows = run_sweep(config, scheduler=args.scheduler, n_workers=args.workers, directory=args.cache_dir)
+    except SweepError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    output = args.output or args.config.with_suffix(".csv")
+    write_table(rows, output)
+    print(f"{len(rows)} points written to {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
