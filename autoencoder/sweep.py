@@ -482,8 +482,8 @@ def _submit(engine: Engine, pending, datasets, collector: _Collector) -> None:
 
 
 def _defaults() -> dict[str, object]:
-    knobs = {key: experiments.UFLDL[key] for key in CONFIG_KEYS if key in experiments.UFLDL}
-    return {**knobs, "activation": "sigmoid", "sparsity": "kl"}
+    values = {**experiments.UFLDL, "activation": "sigmoid", "sparsity": "kl"}
+    return {key: values[key] for key in CONFIG_KEYS}
 
 
 def _check_value(key: str, value, where: str):
