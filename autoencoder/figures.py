@@ -2,7 +2,9 @@
 
 :func:`plot_mosaic_panels` draws several feature mosaics side by side (or in a
 grid, as the paper's Figure 1); :func:`plot_principal_angles` draws the
-principal angles between learned subspaces and a reference one; and
+principal angles between learned subspaces and a reference one;
+:func:`plot_optimality_gap` and :func:`plot_singular_values` show a linear
+network converging on its theorems (chapters 2 and 3); and
 :func:`effective_area` with :func:`localized_fraction` put a number on what
 the eye sees in a mosaic: whether features are local strokes or spread over
 the whole image.  Imported by notebooks, never by the numerical modules.
@@ -19,7 +21,9 @@ __all__ = [
     "effective_area",
     "localized_fraction",
     "plot_mosaic_panels",
+    "plot_optimality_gap",
     "plot_principal_angles",
+    "plot_singular_values",
     "LOCALIZED_AREA",
 ]
 
@@ -133,3 +137,77 @@ def plot_principal_angles(angles, ax=None, title="Principal angles to the PCA su
     ax.grid(alpha=0.3)
     ax.legend()
     return ax
+
+
+def plot_optimality_gap(gaps, ax=None, target=None, title="Error above the Eckart–Young optimum"):
+    """The relative error above an optimum, iteration by iteration, on a log scale.
+
+    Parameters
+    ----------
+    gaps : dict of str to ndarray of shape (n_iter + 1,)
+        Label to ``(E_k − E*) / E*`` at the start and after every iteration.
+    ax : matplotlib.axes.Axes, optional
+    target : float, optional
+        Drawn as a dashed horizontal line.
+    title : str
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    for label, values in gaps.items():
+        values = np.asarray(values, dtype=np.float64)
+        ax.semilogy(np.arange(values.size), values, label=label, lw=1.8)
+    if target is not None:
+        ax.axhline(target, color="0.4", ls="--", lw=1, label=f"{target:g}")
+    ax.set_xlabel("L-BFGS iteration")
+    ax.set_ylabel("relative error above the optimum")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return ax
+
+
+def plot_singular_values(measured, predicted, angles, axes=None, title=None):
+    """A decoder's singular values beside a formula, and the angle of each singular vector to its prediction.
+
+    Parameters
+    ----------
+    measured : dict of str to ndarray of shape (p,)
+        Label to singular values, in decreasing order.
+    predicted : ndarray of shape (p,)
+        The formula's values, drawn as a line.
+    angles : ndarray of shape (p,)
+        Radians between the ``i``-th left singular vector and the ``i``-th
+        principal direction, for the first entry of ``measured``.
+    axes : pair of matplotlib.axes.Axes, optional
+    title : str, optional
+        Title of the figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    else:
+        fig = axes[0].figure
+    index = np.arange(1, np.asarray(predicted).size + 1)
+    left, right = axes
+    left.plot(index, predicted, color="k", lw=2.5, alpha=0.35, label=r"$\sqrt{\max(0, 1 - \lambda/\ell_i)}$")
+    for label, values in measured.items():
+        left.plot(index, values, ".", ms=4, label=label)
+    left.set_xlabel("index $i$ (decreasing)")
+    left.set_ylabel("singular value of $W_2$")
+    left.grid(alpha=0.3)
+    left.legend()
+    right.semilogy(index, np.maximum(np.degrees(np.asarray(angles, dtype=np.float64)), 1e-6), ".", ms=4)
+    right.set_xlabel("index $i$")
+    right.set_ylabel("angle to principal direction $i$ (degrees)")
+    right.grid(alpha=0.3, which="both")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -12,7 +12,9 @@ from autoencoder.figures import (  # noqa: E402
     effective_area,
     localized_fraction,
     plot_mosaic_panels,
+    plot_optimality_gap,
     plot_principal_angles,
+    plot_singular_values,
 )
 
 
@@ -67,3 +69,28 @@ def test_principal_angle_plot_draws_one_sorted_curve_per_subspace():
     np.testing.assert_allclose(lines[0].get_ydata(), np.degrees([0.1, 0.3]))
     np.testing.assert_allclose(lines[1].get_ydata(), [0, 90])
     plt.close(ax.figure)
+
+
+def test_optimality_gap_plot_draws_each_history_on_a_log_scale_with_the_target():
+    ax = plot_optimality_gap({"a": np.array([1.0, 0.1, 1e-5]), "b": np.array([2.0, 0.5])}, target=1e-4)
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["a", "b", "0.0001"]
+    np.testing.assert_array_equal(lines[0].get_xdata(), [0, 1, 2])
+    np.testing.assert_allclose(lines[1].get_ydata(), [2.0, 0.5])
+    np.testing.assert_allclose(lines[2].get_ydata(), [1e-4, 1e-4])
+    assert ax.get_yscale() == "log"
+    plt.close(ax.figure)
+
+
+def test_singular_value_plot_puts_the_formula_beside_the_measurements():
+    predicted = np.array([0.9, 0.5, 0.0])
+    fig = plot_singular_values({"run": np.array([0.91, 0.49, 0.01])}, predicted, np.radians([0.5, 2.0, 0.0]), title="t")
+    left, right = fig.axes
+    formula, run = left.get_lines()
+    np.testing.assert_allclose(formula.get_ydata(), predicted)
+    assert run.get_label() == "run"
+    np.testing.assert_allclose(run.get_xdata(), [1, 2, 3])
+    (angles,) = right.get_lines()
+    np.testing.assert_allclose(angles.get_ydata(), [0.5, 2.0, 1e-6])  # zero drawn at the floor of the log axis
+    assert right.get_yscale() == "log" and fig._suptitle.get_text() == "t"
+    plt.close(fig)
