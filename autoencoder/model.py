@@ -146,7 +146,10 @@ class Autoencoder:
         ``"kl"`` needs a hidden transfer function with values in (0, 1)
         (only ``"sigmoid"``).
     rho : float, default 0.1
-        Target mean activation ``ρ``, in (0, 1) (ignored for ``"none"``).
+        Target mean activation ``ρ``, in (0, 1) for ``"kl"``, in [0, 1) for
+        ``"l1"`` and ``"l2"`` (ignored for ``"none"``).  ``"l1"`` with
+        ``ρ = 0`` penalizes the mean L1 norm of the code
+        (:mod:`autoencoder.sparsity`).
     beta : float, default 3.0
         Weight ``β ≥ 0`` of the sparsity penalty.
     weight_decay : float, default 3e-3
@@ -179,7 +182,11 @@ class Autoencoder:
         get_activation(self.output_activation, "output_activation")
         penalty = get_penalty(self.sparsity)
         if self.sparsity != "none":
-            check_real("rho", self.rho, low=0, high=1, low_open=True, high_open=True)
+            try:
+                check_real("rho", self.rho, low=0, high=1, low_open=not penalty.zero_target, high_open=True)
+            except ValueError as error:
+                zero = [k for k, p in PENALTIES.items() if p.zero_target]
+                raise ValueError(f"{error} (sparsity={self.sparsity!r}; rho=0 is accepted by {zero})") from None
         check_real("beta", self.beta, low=0)
         check_real("weight_decay", self.weight_decay, low=0)
         if penalty.needs_unit_range and not f.unit_range:

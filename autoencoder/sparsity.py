@@ -4,6 +4,18 @@ The objective adds ``β Σ_j φ(ρ̂_j)``, where ``ρ̂_j`` is the mean activati
 hidden unit ``j`` over the examples and ``ρ`` the target.  Each penalty is a
 :class:`SparsityPenalty` whose ``value(rho_hat, rho)`` returns ``φ`` per unit
 and whose ``derivative(rho_hat, rho)`` returns ``dφ/dρ̂`` per unit.
+
+The targets accepted are ``0 < ρ < 1`` for every penalty, and also ``ρ = 0``
+for ``l1`` and ``l2``.  For units that are never negative (sigmoid, ReLU,
+TopK), ``l1`` at ``ρ = 0`` is the mean L1 norm of the code,
+
+.. math::
+
+    \\sum_j |0 - \\hat\\rho_j| = \\sum_j \\hat\\rho_j
+        = \\frac1m \\sum_i \\sum_j |a_{ij}| = \\frac1m \\sum_i \\lVert a_i \\rVert_1,
+
+the L1 sparsity penalty of the dictionary-learning literature, up to the
+smoothing of :func:`l1_value` (it is smaller by at most ``ε`` per unit).
 """
 
 from __future__ import annotations
@@ -33,12 +45,16 @@ class SparsityPenalty:
         ``derivative(rho_hat, rho) -> dφ/dρ̂``, elementwise over hidden units.
     needs_unit_range : bool
         True when ``φ`` is defined only for ``ρ̂`` inside (0, 1).
+    zero_target : bool, default False
+        True when the target ``ρ = 0`` is accepted (``ρ`` in [0, 1) rather
+        than (0, 1)).
     """
 
     name: str
     value: Callable[[np.ndarray, float], np.ndarray]
     derivative: Callable[[np.ndarray, float], np.ndarray]
     needs_unit_range: bool
+    zero_target: bool = False
 
 
 def _clip_unit(rho_hat):
@@ -107,8 +123,8 @@ def none_derivative(rho_hat, rho):
 
 PENALTIES: dict[str, SparsityPenalty] = {
     "kl": SparsityPenalty("kl", kl_value, kl_derivative, True),
-    "l2": SparsityPenalty("l2", l2_value, l2_derivative, False),
-    "l1": SparsityPenalty("l1", l1_value, l1_derivative, False),
+    "l2": SparsityPenalty("l2", l2_value, l2_derivative, False, zero_target=True),
+    "l1": SparsityPenalty("l1", l1_value, l1_derivative, False, zero_target=True),
     "none": SparsityPenalty("none", none_value, none_derivative, False),
 }
 """Every sparsity penalty the module supports, by name."""

@@ -1,7 +1,8 @@
 """Small studies behind chapters 3–5: a β sweep, a comparison of variants, gradient checks.
 
-Each function trains through :func:`autoencoder.cache.fit_cached` (so every
-network is trained once and shared between chapters) and returns plain rows —
+Each function trains through the model cache (:mod:`autoencoder.cache`, so
+every network is trained once and shared between chapters), as a sweep on
+Dask (:mod:`autoencoder.sweep`), and returns plain rows —
 lists of dicts of numbers — that the chapters format with :func:`html_table`
 or :func:`text_table`.
 """
@@ -17,14 +18,15 @@ from dataclasses import replace
 import numpy as np
 
 from .activations import ACTIVATIONS
-from .cache import fit_cached
 from .gradcheck import check_gradient
 from .metrics import near_silent_fraction, reconstruction_mse
 from .model import Autoencoder
 from .objective import loss_and_grad_reference
 from .params import Params
 from .pca import PCAResult, principal_angles
+from .progress import task_progress
 from .sparsity import PENALTIES, SparsityPenalty
+from .sweep import Chain, Engine, run_chains
 
 __all__ = [
     "GRADIENT_TOLERANCE",
@@ -143,6 +145,8 @@ def beta_sweep(
     reference: PCAResult | None = None,
     warm_start: bool = False,
     tol: float = 1e-12,
+    scheduler=None,
+    n_workers: int | None = None,
 ) -> list[dict[str, float]]:
     """Train one network per sparsity weight ``β`` and measure each.
 
@@ -165,6 +169,11 @@ def beta_sweep(
     tol : float, default 1e-12
         The optimizer's tolerance (:meth:`Autoencoder.fit`); 0 runs all
         ``max_iter`` iterations unless the line search can make no progress.
+    scheduler, n_workers : optional
+        Where the networks train, as for :class:`autoencoder.sweep.Engine`:
+        by default Dask's configured scheduler, else an embedded cluster when
+        more than one network is missing from the cache.  Warm-started
+        networks form one chain, trained in order.
 
     Returns
     -------
@@ -172,21 +181,45 @@ def beta_sweep(
         One row per ``β``: ``beta``, ``n_iter``, ``objective`` (final ``J``)
         and the entries of :func:`network_metrics`.
     """
+    models = [make_model(float(beta)) for beta in betas]
+    if warm_start:
+        chains = [Chain(models, "X", max_iter, seed, tol, warm_start=True)]
+    else:
+        chains = [Chain((model,), "X", max_iter, seed, tol) for model in models]
+    results = _run(chains, X, f"β sweep of {len(models)} networks", scheduler, n_workers)
     rows = []
-    start = None
-    for beta in betas:
-        model = make_model(float(beta))
-        result = fit_cached(model, X, max_iter=max_iter, seed=seed, params=start, tol=tol)
-        if warm_start:
-            start = result.params
+    for beta, model, result in zip(betas, models, results, strict=True):
         row = {"beta": float(beta), "n_iter": result.n_iter, "objective": result.loss}
         row.update(network_metrics(model, result.params, X, reference))
         rows.append(row)
     return rows
 
 
+def _run(chains, X, description: str, scheduler, n_workers) -> list:
+    """The results of the chains in order, trained through the cache on an :class:`~autoencoder.sweep.Engine`."""
+    total = sum(len(chain.models) for chain in chains)
+    with (
+        task_progress(description, total, unit="trainings") as advance,
+        Engine(scheduler, n_workers=n_workers) as engine,
+    ):
+        done = [0]
+
+        def count(more):
+            done[0] += more
+            advance(done[0])
+
+        trained = run_chains(chains, {"X": X}, engine=engine, advance=count)
+    return [result for results in trained for result in results]
+
+
 def compare_variants(
-    variants: dict[str, Autoencoder], X, *, max_iter: int, seed: int = 0
+    variants: dict[str, Autoencoder],
+    X,
+    *,
+    max_iter: int,
+    seed: int = 0,
+    scheduler=None,
+    n_workers: int | None = None,
 ) -> tuple[list[dict], dict[str, Params]]:
     """Train every network of ``variants`` at the same data, iterations and seed.
 
@@ -196,6 +229,8 @@ def compare_variants(
         Label to configuration.
     X : ndarray of shape (m, n)
     max_iter, seed : int
+    scheduler, n_workers : optional
+        Where the networks train, as for :class:`autoencoder.sweep.Engine`.
 
     Returns
     -------
@@ -205,9 +240,10 @@ def compare_variants(
     params : dict of str to Params
         The trained parameters by label.
     """
+    chains = [Chain((model,), "X", max_iter, seed) for model in variants.values()]
+    results = _run(chains, X, f"{len(chains)} variants", scheduler, n_workers)
     rows, trained = [], {}
-    for label, model in variants.items():
-        result = fit_cached(model, X, max_iter=max_iter, seed=seed)
+    for (label, model), result in zip(variants.items(), results, strict=True):
         trained[label] = result.params
         row = {
             "label": label,

@@ -7,11 +7,12 @@ runs; independent points are chains of one.  :func:`run_chains` maps them over
 an :class:`Engine`:
 
 * **Embedded by default.**  Without configuration the engine starts, when
-  there is something to train, an in-process ``distributed.LocalCluster``
-  of worker processes sized to the machine, each with one thread and one
-  BLAS thread (so cores are not oversubscribed and each training runs one
-  evaluation worker), and closes it afterwards.  ``n_workers=1`` trains in
-  this process instead, on one BLAS thread.
+  there is more than one chain to train, an in-process
+  ``distributed.LocalCluster`` of worker processes sized to the machine,
+  each with one thread and one BLAS thread (so cores are not oversubscribed
+  and each training runs one evaluation worker), and closes it afterwards.
+  ``n_workers=1``, or a single chain to train, trains in this process
+  instead, on one BLAS thread.
 * **A real cluster when given one.**  A scheduler address (the ``scheduler``
   argument, else Dask's own ``scheduler-address`` configuration, e.g.
   ``$DASK_SCHEDULER_ADDRESS``) or a ``distributed.Client`` sends the same
@@ -451,8 +452,12 @@ def run_chains(
 
 
 def _submit(engine: Engine, pending, datasets, collector: _Collector) -> None:
-    """Train the pending chains on the engine, storing each as it arrives."""
-    client = engine.client()
+    """Train the pending chains on the engine, storing each as it arrives.
+
+    One chain alone, with no scheduler given, trains in this process: a
+    cluster would add its start-up and nothing else.
+    """
+    client = None if engine.scheduler is None and len(pending) == 1 else engine.client()
     if client is None:
         for index, chain in pending:
             collector.take(index, chain, *_train_chain(chain, datasets[chain.data]))

@@ -13,8 +13,9 @@ from autoencoder.sparsity import L1_SMOOTHING, PENALTIES
     [
         ({"n_hidden": 0}, ["n_hidden", ">= 1"]),
         ({"n_hidden": 2.5}, ["n_hidden"]),
-        ({"n_hidden": 3, "rho": 0.0}, ["rho", "(0, 1)"]),
-        ({"n_hidden": 3, "rho": 1.0, "sparsity": "l2"}, ["rho", "(0, 1)"]),
+        ({"n_hidden": 3, "rho": 0.0}, ["rho", "(0, 1)", "sparsity='kl'", "['l2', 'l1']"]),
+        ({"n_hidden": 3, "rho": 1.0, "sparsity": "l2"}, ["rho", "[0, 1)"]),
+        ({"n_hidden": 3, "rho": -0.1, "sparsity": "l1"}, ["rho", "[0, 1)", "sparsity='l1'"]),
         ({"n_hidden": 3, "beta": -1.0}, ["beta", "[0, inf]"]),
         ({"n_hidden": 3, "weight_decay": -1e-3}, ["weight_decay", "[0, inf]"]),
         ({"n_hidden": 3, "beta": float("nan")}, ["beta", "finite"]),
@@ -34,6 +35,12 @@ def test_bad_configuration_is_refused_with_its_name(kwargs, names):
 
 def test_rho_is_not_checked_without_a_penalty():
     assert Autoencoder(3, sparsity="none", rho=5.0).effective_beta == 0.0
+
+
+@pytest.mark.parametrize("sparsity", ["l1", "l2"])
+@pytest.mark.parametrize("activation", ["sigmoid", "linear"])
+def test_l1_and_l2_accept_a_zero_target(sparsity, activation):
+    assert Autoencoder(3, activation=activation, sparsity=sparsity, rho=0).rho == 0.0
 
 
 def test_configuration_is_immutable():
