@@ -421,10 +421,19 @@ def _times_sigmoid_derivative(a, target, scratch):
     return target
 
 
+def _times_relu_derivative(a, target, scratch):
+    """``target *= relu'(z) = [a > 0]``, with ``a = relu(z)`` (or TopK's ``a``: 1 on the kept positive units)."""
+    np.greater(a, 0, out=scratch)
+    target *= scratch
+    return target
+
+
 def _times_derivative(act, z, a, target, scratch):
     """``target *= act'(z)``, where ``a = act(z)`` (``z`` is unused when ``act.needs_input`` is False)."""
     if act.name == "sigmoid":
         _times_sigmoid_derivative(a, target, scratch)
+    elif act.name in ("relu", "top_k"):
+        _times_relu_derivative(a, target, scratch)
     elif act.name == "taylor1":
         target *= 0.25
     elif act.name != "linear":
@@ -472,7 +481,10 @@ def _hidden_block(ev: _Evaluation, b: int, buf: _WorkerBuffers):
 
     For a sigmoid the elementwise work runs on a contiguous scratch block
     (``buf.fprime``), faster than on the strided columns of ``[a2 1]``; only
-    the last step writes ``a2``.
+    the last step writes ``a2``.  A ReLU is applied in place; TopK selects
+    within each row of the block (:func:`autoencoder.activations.top_k_mask`),
+    so its selection depends on the example alone, not on the blocks or the
+    workers.
     """
     ws, f = ev.ws, ev.f
     start, stop = ws.block_bounds[b]
@@ -488,7 +500,9 @@ def _hidden_block(ev: _Evaluation, b: int, buf: _WorkerBuffers):
         z2b = ws.z2[start:stop] if f.needs_input else a2b
         np.matmul(xb, ev.W1.T, out=z2b)
         z2b += ev.b1
-        if f.name != "linear":
+        if f.name == "relu":
+            np.maximum(a2b, 0, out=a2b)
+        elif f.name != "linear":
             a2b[...] = f.forward(z2b)
     np.sum(a2b, axis=0, out=ws.block_a2_sums[b])
 
@@ -517,6 +531,9 @@ def _output_tile(g, xt, out, tmp, z3, tanh=False):
         _sigmoid_of_negated(out)  # h
         np.subtract(1, out, out=tmp)
         tmp *= out  # g'(z3) = h (1 - h)
+    elif g.name == "relu":
+        np.maximum(out, 0, out=out)  # h
+        np.greater(out, 0, out=tmp)  # g'(z3) = [h > 0]
     elif g.needs_input:
         z3[...] = out
         out[...] = g.forward(z3)
@@ -525,7 +542,7 @@ def _output_tile(g, xt, out, tmp, z3, tanh=False):
     out -= xt  # h - x
     flat = out.reshape(-1)
     sq_error = float(np.dot(flat, flat))
-    if g.name == "sigmoid":
+    if g.name in ("sigmoid", "relu"):
         out *= tmp
     else:
         _times_derivative(g, z3, None, out, tmp)

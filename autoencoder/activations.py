@@ -13,17 +13,25 @@ study:
     \\sigma(z) \\approx \\tfrac12 + \\tfrac{z}{4} - \\tfrac{z^3}{48} + \\tfrac{z^5}{480}.
 
 Order 1 keeps the first two terms, order 3 the first three, order 5 all four.
+
+The rectifier ``relu(z) = max(z, 0)`` is the transfer function of the sparse
+autoencoders of the dictionary-learning literature; its derivative is taken
+to be 0 at the kink ``z = 0``.  :func:`top_k` builds the TopK transfer: a
+ReLU that keeps the ``k`` largest units of each example and zeroes the rest.
+It is not elementwise, so it lies outside Appendix A's framework of an
+elementwise ``f`` and a penalty ``φ``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache, partial
 
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["Activation", "ACTIVATIONS", "get_activation"]
+__all__ = ["Activation", "ACTIVATIONS", "get_activation", "top_k", "top_k_mask"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,7 @@ class Activation:
     name : str
         The name used in :class:`autoencoder.Autoencoder`.
     forward : callable
-        ``forward(z) -> a``, elementwise.
+        ``forward(z) -> a``, elementwise (row by row for :func:`top_k`).
     derivative : callable
         ``derivative(z, a) -> f'(z)``, elementwise; ``a`` is ``forward(z)``.
     unit_range : bool
@@ -103,12 +111,23 @@ def _taylor5_derivative(z, a):
     return 0.25 + z2 * (-1 / 16 + z2 / 96)
 
 
+def _relu(z):
+    return np.maximum(z, 0)
+
+
+def _relu_derivative(z, a):
+    # relu'(z) = 1 for z > 0, and 0 for z <= 0 (the value at the kink z = 0 is taken to be 0).
+    # a = max(z, 0) > 0 exactly when z > 0, so a alone gives it.
+    return (a > 0).astype(a.dtype)
+
+
 ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative, True, needs_input=False),
     "linear": Activation("linear", _linear, _linear_derivative, False, needs_input=False, affine=(0.0, 1.0)),
     "taylor1": Activation("taylor1", _taylor1, _taylor1_derivative, False, needs_input=False, affine=(0.5, 0.25)),
     "taylor3": Activation("taylor3", _taylor3, _taylor3_derivative, False),
     "taylor5": Activation("taylor5", _taylor5, _taylor5_derivative, False),
+    "relu": Activation("relu", _relu, _relu_derivative, False, needs_input=False),
 }
 """Every transfer function the module supports, by name."""
 
@@ -137,3 +156,73 @@ def get_activation(name: str, parameter: str = "activation") -> Activation:
     except (KeyError, TypeError):
         valid = ", ".join(repr(k) for k in ACTIVATIONS)
         raise ValueError(f"{parameter}={name!r} is not a transfer function; use one of {valid}") from None
+
+
+def top_k_mask(z: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` largest entries of each row of ``z``, ties broken by the lower column index.
+
+    Parameters
+    ----------
+    z : ndarray of shape (m, p)
+        Pre-activations, examples in rows.
+    k : int
+        Entries kept per row, ``1 <= k <= p``.
+
+    Returns
+    -------
+    ndarray of bool, shape (m, p)
+        True at the kept entries: exactly ``k`` per row.  An entry is kept
+        when it is larger than the row's ``k``-th largest value ``t``, or
+        equal to ``t`` and among the first ``k - #{z > t}`` such entries of
+        the row from the left.  The result is a function of each row's values
+        alone (``np.partition`` only finds ``t``; which equal entry it moves
+        where does not matter), so it is the same whatever the blocks of rows
+        it is applied to.
+    """
+    p = z.shape[-1]
+    kth = np.partition(z, p - k, axis=-1)[..., p - k : p - k + 1]  # the k-th largest of each row
+    above = z > kth
+    tied = z == kth
+    room = k - np.count_nonzero(above, axis=-1, keepdims=True)
+    return above | (tied & (np.cumsum(tied, axis=-1) <= room))
+
+
+def _top_k_relu(z, k):
+    # a = relu(z) on the k largest z of the row, 0 elsewhere.
+    return np.where(top_k_mask(z, k), np.maximum(z, 0), 0).astype(z.dtype, copy=False)
+
+
+@cache
+def top_k(k: int) -> Activation:
+    """The TopK transfer: ``relu`` on the ``k`` largest pre-activations of each example, 0 on the rest.
+
+    ``a_j = max(z_j, 0)`` when ``j`` is among the ``k`` largest ``z`` of the
+    example (:func:`top_k_mask`: ties broken by the lower unit index) and
+    ``a_j = 0`` otherwise, so at most ``k`` units are nonzero.  This is the
+    TopK of SAELens (``relu`` of the ``k`` largest pre-activations) and of
+    dictionary_learning (the ``k`` largest of ``relu(z)``): both give the
+    same ``a``.
+
+    Where the selection does not change under a small change of ``z`` (no
+    tie at the ``k``-th value) the map is differentiable and
+    ``∂a_j/∂z_j = mask_j · relu'(z_j)``, which is ``1`` exactly where
+    ``a_j > 0``: the gradient flows through the kept units only.  That is
+    the derivative used, also at ties and at ``z_j = 0``.
+
+    TopK is not elementwise: it is outside the framework of Appendix A,
+    whose hidden transfer ``f`` acts on each unit alone and whose sparsity
+    comes from a penalty ``φ(ρ̂)``; here the sparsity is imposed by the
+    selection, and there is no ``φ`` (a penalty may still be added).
+
+    Parameters
+    ----------
+    k : int
+        Units kept per example (validated by :class:`autoencoder.Autoencoder`).
+
+    Returns
+    -------
+    Activation
+        Named ``"top_k"``; ``forward`` acts on each row of a (m, p) array.
+        The same object for the same ``k``.
+    """
+    return Activation("top_k", partial(_top_k_relu, k=k), _relu_derivative, False, needs_input=False)

@@ -22,7 +22,7 @@ from scipy.optimize import minimize
 
 from . import _fast, covariance
 from ._validation import check_int, check_real
-from .activations import ACTIVATIONS, Activation, get_activation
+from .activations import ACTIVATIONS, Activation, get_activation, top_k
 from .objective import hidden, loss_terms, output
 from .params import Params
 from .sparsity import PENALTIES, SparsityPenalty, get_penalty
@@ -137,7 +137,7 @@ class Autoencoder:
     activation : str, default "sigmoid"
         Hidden transfer function ``f``: one of ``"sigmoid"``, ``"linear"``,
         ``"taylor1"``, ``"taylor3"``, ``"taylor5"`` (Taylor approximations of
-        the sigmoid around 0).
+        the sigmoid around 0), ``"relu"``.
     output_activation : str or None, default None
         Output transfer function ``g``; None uses ``activation`` (the paper's
         form).  ``"linear"`` gives UFLDL's linear decoder.
@@ -154,6 +154,14 @@ class Autoencoder:
         Weight ``β ≥ 0`` of the sparsity penalty.
     weight_decay : float, default 3e-3
         Weight decay ``λ ≥ 0``; biases are not regularized.
+    top_k : int or None, default None
+        Keep only the ``top_k`` largest hidden activations of each example
+        and zero the rest (:func:`autoencoder.activations.top_k`; ties go to
+        the lower unit index).  Needs ``activation="relu"`` and
+        ``1 ≤ top_k ≤ n_hidden``.  TopK is outside Appendix A's framework:
+        the sparsity comes from the selection, not from a penalty ``φ``
+        (``sparsity="none"`` is the usual choice; a penalty is still added
+        if given, with ``ρ̂`` the mean of the kept activations).
 
     Raises
     ------
@@ -173,6 +181,7 @@ class Autoencoder:
     rho: float = 0.1
     beta: float = 3.0
     weight_decay: float = 3e-3
+    top_k: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "n_hidden", check_int("n_hidden", self.n_hidden, 1))
@@ -197,6 +206,13 @@ class Autoencoder:
                 f"{self.activation!r} is not bounded to (0, 1): use activation in {unit} "
                 f"or sparsity in {others}"
             )
+        if self.top_k is not None:
+            object.__setattr__(self, "top_k", check_int("top_k", self.top_k, 1, self.n_hidden))
+            if self.activation != "relu":
+                raise ValueError(
+                    f"top_k={self.top_k} keeps the largest ReLU activations, but activation="
+                    f"{self.activation!r}: use activation='relu' with top_k, or top_k=None"
+                )
         object.__setattr__(self, "rho", float(self.rho))
         object.__setattr__(self, "beta", float(self.beta))
         object.__setattr__(self, "weight_decay", float(self.weight_decay))
@@ -204,7 +220,9 @@ class Autoencoder:
     # -- the pieces -----------------------------------------------------------------
     @property
     def f(self) -> Activation:
-        """Hidden transfer function."""
+        """Hidden transfer function (the TopK transfer when ``top_k`` is set)."""
+        if self.top_k is not None:
+            return top_k(self.top_k)
         return get_activation(self.activation)
 
     @property
@@ -231,8 +249,8 @@ class Autoencoder:
         return (self.f, self.g, self.penalty, self.rho, self.effective_beta, self.weight_decay)
 
     def to_dict(self) -> dict:
-        """The configuration as a plain dict (for caching and display)."""
-        return {
+        """The configuration as a plain dict (for caching and display); ``top_k`` only when set."""
+        out = {
             "n_hidden": self.n_hidden,
             "activation": self.activation,
             "output_activation": self.output_activation,
@@ -241,6 +259,9 @@ class Autoencoder:
             "beta": self.beta,
             "weight_decay": self.weight_decay,
         }
+        if self.top_k is not None:
+            out["top_k"] = self.top_k
+        return out
 
     # -- validation -------------------------------------------------------------------
     def _check_X(self, X) -> np.ndarray:

@@ -13,12 +13,16 @@ import numpy as np
 import pytest
 
 from autoencoder import Autoencoder, Params, _fast
+from autoencoder.activations import top_k_mask
 from autoencoder.objective import loss_and_grad_reference
 
 UFLDL = Autoencoder(7, rho=0.1, beta=3.0, weight_decay=3e-3)
 TAYLOR = Autoencoder(7, activation="taylor3", output_activation="taylor5", sparsity="l2", rho=0.4, beta=0.5)
 LINEAR_DECODER = Autoencoder(7, output_activation="linear", sparsity="l1", rho=0.2, beta=1.0)
-MODELS = [UFLDL, TAYLOR, LINEAR_DECODER]
+RELU = Autoencoder(7, activation="relu", output_activation="relu", sparsity="l1", rho=0.0, beta=0.5)
+TOPK = Autoencoder(7, activation="relu", output_activation="linear", sparsity="none", top_k=3)
+MODELS = [UFLDL, TAYLOR, LINEAR_DECODER, RELU, TOPK]
+IDS = ["ufldl", "taylor", "linear-decoder", "relu", "top-k"]
 
 
 def _problem(model, m, n, rng, dtype=np.float64):
@@ -42,7 +46,7 @@ def _assert_agrees(loss, grad, loss_ref, grad_ref, rtol):
     np.testing.assert_allclose(grad.flat, grad_ref.flat, rtol=rtol, atol=rtol * 1e-2 * scale)
 
 
-@pytest.mark.parametrize("model", MODELS, ids=["ufldl", "taylor", "linear-decoder"])
+@pytest.mark.parametrize("model", MODELS, ids=IDS)
 @pytest.mark.parametrize(
     "options",
     [
@@ -85,7 +89,7 @@ def test_more_workers_than_examples(rng):
     _assert_agrees(loss, grad, loss_ref, grad_ref, rtol=1e-12)
 
 
-@pytest.mark.parametrize("model", MODELS, ids=["ufldl", "taylor", "linear-decoder"])
+@pytest.mark.parametrize("model", MODELS, ids=IDS)
 def test_float32_agrees_with_float64_reference(model, rng):
     X, params = _problem(model, 300, 20, rng)
     loss_ref, grad_ref = loss_and_grad_reference(*model._terms_args(), params, X)
@@ -331,7 +335,7 @@ def test_evaluations_from_several_threads_at_once_finish_and_agree(shared, rng):
             np.testing.assert_array_equal(flat, expected[1].flat)
 
 
-@pytest.mark.parametrize("model", MODELS, ids=["ufldl", "taylor", "linear-decoder"])
+@pytest.mark.parametrize("model", MODELS, ids=IDS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("block_rows", [None, 7, 32])
 def test_worker_count_changes_no_bit(model, dtype, block_rows, rng):
@@ -410,3 +414,45 @@ def test_public_loss_and_grad_reuses_its_workspace_per_thread_and_shape(rng):
     assert _fast.reusable_workspace(X[:20], 7) is not ws  # another shape replaced it
     errors = _in_threads([lambda: _fast.reusable_workspace(X, 7) is not ws or 1 / 0])
     assert errors == [None]  # another thread gets a workspace of its own
+
+
+def _tied_problem():
+    """Exact ties in every example: two equal rows of W1 and two equal biases, in exact binary arithmetic."""
+    rng = np.random.default_rng(7)
+    X = rng.integers(0, 2, size=(40, 6)).astype(float)
+    params = TOPK.init_params(6, seed=1)
+    params.W1[...] = rng.integers(-4, 5, size=(7, 6)) / 4
+    params.W1[4] = params.W1[1]
+    params.b1[...] = rng.integers(-4, 5, size=7) / 4
+    params.b1[4] = params.b1[1]
+    params.W1[2] = params.W1[1]  # a third unit equal to them in every example but one bias step apart
+    params.b1[2] = params.b1[1] - 0.25
+    return X, params
+
+
+def test_top_k_selection_is_the_same_in_every_path_and_takes_the_lower_index_at_ties():
+    X, params = _tied_problem()
+    z2 = X @ params.W1.T + params.b1
+    expected = top_k_mask(z2, 3)
+    np.testing.assert_array_equal(z2[:, 1], z2[:, 4])
+    tied = expected[:, 1] != expected[:, 4]  # examples where the tie decides between units 1 and 4
+    assert tied.any()
+    assert expected[tied, 1].all() and not expected[tied, 4].any()  # the lower index wins
+    reference = TOPK.encode(params, X)
+    np.testing.assert_array_equal(reference != 0, expected & (z2 > 0))
+    for options in ({"workers": 1}, {"workers": 3, "block_rows": 4}, {"workers": 2, "block_rows": 1}):
+        ws = _fast.Workspace(X, 7, **options)
+        _fast.loss_and_grad(*TOPK._terms_args(), params, X, Params.zeros(6, 7), workspace=ws)
+        np.testing.assert_array_equal(ws.a2, reference)  # the same selection and the same bits
+
+
+def test_top_k_passes_no_gradient_through_the_zeroed_units(rng):
+    X, params = _problem(TOPK, 53, 11, rng)
+    params.b1[5:] = -50.0  # units 5 and 6 are never among the 3 largest
+    z2 = X @ params.W1.T + params.b1
+    kept = top_k_mask(z2, 3)
+    assert not kept[:, 5:].any() and kept[:, :5].any(axis=0).all()
+    for grad in (loss_and_grad_reference(*TOPK._terms_args(), params, X)[1], _fast_eval(TOPK, params, X, workers=2)[1]):
+        np.testing.assert_array_equal(grad.b1[5:], 0.0)
+        np.testing.assert_allclose(grad.W1[5:], TOPK.weight_decay * params.W1[5:], rtol=1e-14)  # λ W1 alone
+        assert np.all(grad.b1[:5] != 0)

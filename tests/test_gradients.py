@@ -27,12 +27,35 @@ def accepted_configurations():
     return out
 
 
+def new_configurations():
+    """The target ρ = 0 of l1 and l2, and TopK (k = 1, 3 of 4 ReLU units) × outputs × penalties × λ × β."""
+    out = [
+        Autoencoder(4, activation=f, output_activation=g, sparsity=phi, rho=0.0, beta=0.7, weight_decay=0.03)
+        for f, g, phi in itertools.product(("sigmoid", "relu"), ("sigmoid", "linear", "relu"), ("l1", "l2"))
+    ]
+    for k, g, phi, lam, beta in itertools.product(
+        (1, 3), ("sigmoid", "linear", "relu"), ("none", "l1", "l2"), (0.0, 0.03), (0.0, 0.7)
+    ):
+        out.append(
+            Autoencoder(
+                4, activation="relu", output_activation=g, sparsity=phi, rho=0.0, beta=beta, weight_decay=lam, top_k=k
+            )
+        )
+    return out
+
+
 CONFIGS = accepted_configurations()
+NEW_CONFIGS = new_configurations()
+# The step of the central differences; a point is checked only where every kink (z = 0 of a ReLU,
+# a tie at the k-th value of TopK) is many steps away, so that the difference quotient sees one piece.
+STEP = 1e-5
+KINK_MARGIN = 1e-3
 
 
 def test_every_combination_is_covered():
-    # 5 hidden transfers × 5 output transfers × 4 penalties × 2 × 2, less KL on the 4 unbounded transfers.
-    assert len(CONFIGS) == 5 * 5 * 4 * 4 - 4 * 5 * 4
+    # 6 hidden transfers × 6 output transfers × 4 penalties × 2 × 2, less KL on the 5 unbounded transfers.
+    assert len(CONFIGS) == 6 * 6 * 4 * 4 - 5 * 6 * 4
+    assert sum(m.activation == "relu" or m.output_activation == "relu" for m in CONFIGS) == (6 + 5) * (3 * 4) + 4
 
 
 def _point(model, n, rng):
@@ -42,15 +65,46 @@ def _point(model, n, rng):
     return params
 
 
-@pytest.mark.parametrize(
-    "model", CONFIGS, ids=lambda m: f"{m.activation}-{m.output_activation}-{m.sparsity}-l{m.weight_decay}-b{m.beta}"
-)
+def kink_distance(model, params, X):
+    """How far the pre-activations are from the kinks of the model's ReLU and TopK layers (inf: none)."""
+    z2 = X @ params.W1.T + params.b1
+    z3 = model.f.forward(z2) @ params.W2.T + params.b2
+    gaps = [np.inf]
+    if model.activation == "relu":
+        gaps.append(np.abs(z2).min())
+    if model.output_activation == "relu":
+        gaps.append(np.abs(z3).min())
+    if model.top_k is not None and model.top_k < model.n_hidden:
+        ordered = -np.sort(-z2, axis=1)
+        gaps.append((ordered[:, model.top_k - 1] - ordered[:, model.top_k]).min())
+    return min(gaps)
+
+
+def _ids(m):
+    k = "" if m.top_k is None else f"-top{m.top_k}"
+    return f"{m.activation}-{m.output_activation}-{m.sparsity}{m.rho:g}{k}-l{m.weight_decay}-b{m.beta}"
+
+
+@pytest.mark.parametrize("model", CONFIGS + NEW_CONFIGS, ids=_ids)
 def test_gradient_matches_finite_differences(model, unit_data, rng):
     params = _point(model, unit_data.shape[1], rng)
-    assert check_gradient(model, params, unit_data) < 1e-7
+    # The relative change of a pre-activation over one step is about STEP · |x| ≤ STEP, so a margin of
+    # 100 steps keeps every evaluation of the difference quotient on the same side of every kink.
+    assert kink_distance(model, params, unit_data) > KINK_MARGIN
+    assert check_gradient(model, params, unit_data, eps=STEP) < 1e-7
 
 
-@pytest.mark.parametrize("model", CONFIGS[::7], ids=lambda m: f"{m.activation}-{m.output_activation}-{m.sparsity}")
+def test_top_k_configurations_keep_fewer_units_than_they_have(unit_data, rng):
+    # The TopK checks above exercise the selection: some kept units, some zeroed ones per example.
+    for model in NEW_CONFIGS:
+        if model.top_k is not None:
+            a2 = model.encode(_point(model, unit_data.shape[1], rng), unit_data)
+            active = np.count_nonzero(a2, axis=1)
+            assert active.max() <= model.top_k
+            assert np.count_nonzero(a2) > 0
+
+
+@pytest.mark.parametrize("model", CONFIGS[::7] + NEW_CONFIGS[::5], ids=_ids)
 def test_fast_objective_agrees_with_reference(model, rng):
     X = rng.uniform(0.05, 0.95, size=(37, 9))
     params = _point(model, 9, rng)
@@ -87,7 +141,7 @@ def test_penalty_derivative_in_isolation(name):
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_transfer_derivative_in_isolation(name):
     act = ACTIVATIONS[name]
-    z = np.linspace(-3, 3, 13)
+    z = np.linspace(-3, 3, 12)  # no point at the ReLU's kink z = 0
     numeric = numerical_gradient(lambda v: float(np.sum(act.forward(v))), z, 1e-6)
     np.testing.assert_allclose(act.derivative(z, act.forward(z)), numeric, rtol=1e-7, atol=1e-9)
 
@@ -100,3 +154,13 @@ def test_taylor_polynomials_match_the_sigmoid_series():
     assert errors[0] > errors[1] > errors[2]
     assert errors[2] <= 17 * 0.5**7 / 80640 * 1.001
     np.testing.assert_allclose(ACTIVATIONS["taylor3"].forward(z), 0.5 + z / 4 - z**3 / 48, rtol=1e-15)
+
+
+def test_relu_and_its_derivative_at_the_kink():
+    relu = ACTIVATIONS["relu"]
+    z = np.array([-2.0, -0.0, 0.0, 1e-300, 3.0])
+    a = relu.forward(z)
+    np.testing.assert_array_equal(a, [0.0, 0.0, 0.0, 1e-300, 3.0])
+    # relu'(0) is taken to be 0: a unit exactly at its kink passes no gradient.
+    np.testing.assert_array_equal(relu.derivative(z, a), [0.0, 0.0, 0.0, 1.0, 1.0])
+    assert not relu.unit_range and relu.affine is None and not relu.needs_input

@@ -19,7 +19,13 @@ from autoencoder.sparsity import L1_SMOOTHING, PENALTIES
         ({"n_hidden": 3, "beta": -1.0}, ["beta", "[0, inf]"]),
         ({"n_hidden": 3, "weight_decay": -1e-3}, ["weight_decay", "[0, inf]"]),
         ({"n_hidden": 3, "beta": float("nan")}, ["beta", "finite"]),
-        ({"n_hidden": 3, "activation": "relu"}, ["activation", "'sigmoid'", "'taylor5'"]),
+        ({"n_hidden": 3, "activation": "tanh"}, ["activation", "'sigmoid'", "'taylor5'", "'relu'"]),
+        ({"n_hidden": 3, "activation": "relu"}, ["sparsity='kl'", "activation='relu'", "['sigmoid']"]),
+        ({"n_hidden": 3, "activation": "relu", "sparsity": "none", "top_k": 0}, ["top_k", "[1, 3]"]),
+        ({"n_hidden": 3, "activation": "relu", "sparsity": "none", "top_k": 4}, ["top_k", "[1, 3]"]),
+        ({"n_hidden": 3, "activation": "relu", "sparsity": "none", "top_k": 1.5}, ["top_k", "integer"]),
+        ({"n_hidden": 3, "activation": "relu", "sparsity": "none", "top_k": True}, ["top_k", "integer"]),
+        ({"n_hidden": 3, "sparsity": "none", "top_k": 2}, ["top_k", "activation='sigmoid'", "'relu'"]),
         ({"n_hidden": 3, "output_activation": "tanh"}, ["output_activation", "'linear'"]),
         ({"n_hidden": 3, "sparsity": "entropy"}, ["sparsity", "'kl'", "'l1'", "'none'"]),
         ({"n_hidden": 3, "activation": "linear", "sparsity": "kl"}, ["sparsity='kl'", "(0, 1)", "activation='linear'"]),
@@ -38,9 +44,19 @@ def test_rho_is_not_checked_without_a_penalty():
 
 
 @pytest.mark.parametrize("sparsity", ["l1", "l2"])
-@pytest.mark.parametrize("activation", ["sigmoid", "linear"])
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "linear"])
 def test_l1_and_l2_accept_a_zero_target(sparsity, activation):
     assert Autoencoder(3, activation=activation, sparsity=sparsity, rho=0).rho == 0.0
+
+
+def test_top_k_appears_in_the_configuration_only_when_set():
+    # Existing configurations keep their dict, and with it their cache key.
+    assert "top_k" not in Autoencoder(196).to_dict()
+    assert "top_k" not in Autoencoder(5, activation="relu", sparsity="none").to_dict()
+    topk = Autoencoder(5, activation="relu", sparsity="none", top_k=np.int64(2))
+    assert topk.to_dict()["top_k"] == 2 and type(topk.top_k) is int
+    assert topk.f.name == "top_k" and Autoencoder(5, activation="relu", sparsity="none").f.name == "relu"
+    assert not topk.affine
 
 
 def test_configuration_is_immutable():
