@@ -71,7 +71,8 @@ class Params:
         Returns
         -------
         Params
-            Views into ``theta``; writing to them writes to ``theta``.
+            Views into ``theta``; writing to them writes to ``theta``.  A
+            ``theta`` that is not contiguous and aligned is copied first.
         """
         theta = np.asarray(theta)
         expected = n_params(n_visible, n_hidden)
@@ -80,8 +81,8 @@ class Params:
                 f"theta has shape {theta.shape}; for n_visible={n_visible}, "
                 f"n_hidden={n_hidden} it must have shape ({expected},)"
             )
-        if not theta.flags.c_contiguous:
-            theta = np.ascontiguousarray(theta)
+        if not (theta.flags.c_contiguous and theta.flags.aligned):
+            theta = np.require(theta, requirements=("C", "A"))  # unpickled buffers may be unaligned
         n, p = n_visible, n_hidden
         w = n * p
         return cls(

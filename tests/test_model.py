@@ -251,3 +251,14 @@ def test_pickled_params_are_views_of_their_flat_vector_again():
         assert np.shares_memory(array, copy.flat), name
     copy.W1[0, 0] = 7.0
     assert copy.flat[0] == 7.0 and params.flat[0] != 7.0
+
+
+def test_params_from_an_unaligned_buffer_are_aligned():
+    flat = Autoencoder(3).init_params(5, seed=1).flat
+    buffer = np.zeros(flat.nbytes + 1, dtype=np.uint8)
+    unaligned = np.frombuffer(buffer[1:].data, dtype=flat.dtype)
+    unaligned[...] = flat
+    assert not unaligned.flags.aligned
+    params = Params.from_flat(unaligned, 5, 3)
+    assert params.flat.flags.aligned and params.W1.flags.aligned
+    np.testing.assert_array_equal(params.flat, flat)
