@@ -167,6 +167,9 @@ def test_the_command_line_writes_a_table_of_every_point(tmp_path):
     assert list(rows[0]) == [*sweep.CONFIG_KEYS, *sweep.MEASURES, "cache_key"]
     assert {r["cache_key"] + ".npz" for r in rows} == set(entries(tmp_path / "here"))
     assert all(0 < float(r["mean_activation"]) < 1 and int(r["n_iter"]) <= 3 for r in rows)
+    table = sweep.read_table(tmp_path / "here.csv")
+    assert table[1]["beta"] == 3.0 and table[1]["n_hidden"] == 3 and table[1]["activation"] == "sigmoid"
+    assert [repr(row["objective"]) for row in table] == [r["objective"] for r in rows]
 
 
 # -- real clusters ----------------------------------------------------------------------------------
