@@ -1,0 +1,114 @@
+"""The sparse-code measures on small hand-computed cases, their refusals, and L1 at ρ = 0."""
+
+import numpy as np
+import pytest
+
+from autoencoder import Autoencoder
+from autoencoder.sae_measures import (
+    SIGMOID_THRESHOLD,
+    activation_frequency,
+    activity_threshold,
+    dead_units,
+    dense_units,
+    fraction_of_variance_unexplained,
+    l0,
+    mean_l1_norm,
+    sae_measures,
+)
+from autoencoder.sparsity import L1_SMOOTHING
+
+# Four examples of three units: unit 0 active on 3 of 4, unit 1 on 1, unit 2 never.
+CODE = np.array(
+    [
+        [0.5, 0.0, 0.0],
+        [2.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0],
+        [1.5, 0.0, 0.0],
+    ]
+)
+
+
+def test_frequency_l0_dead_and_dense_by_hand():
+    np.testing.assert_array_equal(activation_frequency(CODE), [0.75, 0.25, 0.0])
+    assert l0(CODE) == (1 + 1 + 1 + 1) / 4
+    np.testing.assert_array_equal(dead_units(CODE), [False, False, True])
+    np.testing.assert_array_equal(dense_units(CODE), [True, True, False])  # ν > 0.1
+    np.testing.assert_array_equal(dense_units(CODE, fraction=0.5), [True, False, False])
+    np.testing.assert_array_equal(dense_units(CODE, fraction=0.25), [True, False, False])  # strictly more
+    assert mean_l1_norm(CODE) == (0.5 + 2.0 + 1.0 + 1.5) / 4
+
+
+def test_threshold_is_strict():
+    # τ = 1: only 2.0 and 1.5 exceed it; the 1.0 of unit 1 is not active.
+    np.testing.assert_array_equal(activation_frequency(CODE, threshold=1.0), [0.5, 0.0, 0.0])
+    assert l0(CODE, threshold=1.0) == 0.5
+    np.testing.assert_array_equal(dead_units(CODE, threshold=1.0), [False, True, True])
+
+
+def test_sigmoid_units_use_the_half_threshold():
+    assert activity_threshold("sigmoid") == SIGMOID_THRESHOLD == 0.5
+    assert activity_threshold("relu") == activity_threshold("top_k") == 0.0
+    sigmoid_code = np.array([[0.4, 0.6], [0.51, 0.5], [0.9, 0.1]])
+    np.testing.assert_array_equal(activation_frequency(sigmoid_code, SIGMOID_THRESHOLD), [2 / 3, 1 / 3])
+    assert l0(sigmoid_code, SIGMOID_THRESHOLD) == 1.0
+
+
+def test_fvu_by_hand():
+    X = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])  # mean (1, 1): Σ ‖x − μ‖² = 8
+    H = X.copy()
+    H[0] = [1.0, 0.0]  # one squared error of 1
+    assert fraction_of_variance_unexplained(X, H) == 1 / 8
+    assert fraction_of_variance_unexplained(X, X) == 0.0
+    assert fraction_of_variance_unexplained(X, np.ones_like(X)) == 1.0  # always the mean
+    # A constant offset counts here (dictionary_learning's centred residual would not count it).
+    assert fraction_of_variance_unexplained(X, X + 0.5) == 4 * 2 * 0.25 / 8
+
+
+@pytest.mark.parametrize(
+    ("call", "names"),
+    [
+        (lambda: l0(CODE, threshold=-0.1), ["threshold", "[0, inf]"]),
+        (lambda: activation_frequency(CODE, threshold=float("nan")), ["threshold", "finite"]),
+        (lambda: dense_units(CODE, fraction=1.0), ["fraction", "[0, 1)"]),
+        (lambda: dense_units(CODE, fraction=-0.5), ["fraction", "[0, 1)"]),
+        (lambda: l0(np.zeros(3)), ["A", "2-D"]),
+        (lambda: l0(np.array([[np.inf]])), ["A", "finite"]),
+        (lambda: fraction_of_variance_unexplained(np.ones((3, 2)), np.ones((3, 2))), ["X", "zero variance"]),
+        (lambda: fraction_of_variance_unexplained(np.eye(3), np.eye(2)), ["same shape"]),
+        (lambda: activity_threshold("linear"), ["activation='linear'", "'relu'", "'sigmoid'"]),
+    ],
+)
+def test_bad_arguments_are_refused_with_their_names(call, names):
+    with pytest.raises(ValueError) as err:
+        call()
+    for name in names:
+        assert name in str(err.value)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_l1_at_zero_target_is_the_mean_l1_norm_of_the_code(activation, unit_data):
+    beta = 0.7
+    model = Autoencoder(5, activation=activation, sparsity="l1", rho=0.0, beta=beta)
+    params = model.init_params(unit_data.shape[1], seed=2)
+    params.b1[...] = [0.3, -0.2, 0.1, 0.5, -0.4]
+    A = model.encode(params, unit_data)
+    assert np.all(A >= 0) and np.count_nonzero(A) > 0
+    penalty = model.loss_terms(params, unit_data)["sparsity"] / beta  # Σ_j φ(ρ̂_j) at ρ = 0
+    norm = mean_l1_norm(A)
+    # sqrt(ρ̂² + ε²) − ε lies in [ρ̂ − ε, ρ̂]: within ε of the norm per unit, and below it.
+    assert 0 <= norm - penalty <= model.n_hidden * L1_SMOOTHING
+    assert norm - penalty == pytest.approx(np.count_nonzero(A.mean(axis=0)) * L1_SMOOTHING, rel=1e-3)
+
+
+def test_sae_measures_of_a_top_k_model(unit_data):
+    model = Autoencoder(5, activation="relu", output_activation="linear", sparsity="none", top_k=2)
+    params = model.init_params(unit_data.shape[1], seed=2)
+    params.b1[...] = [0.3, 0.2, 0.1, -5.0, 0.4]  # unit 3 is never kept
+    out = sae_measures(model, params, unit_data)
+    A = model.encode(params, unit_data)
+    assert out["threshold"] == 0.0 and out["l0"] <= 2
+    assert out["l0"] == pytest.approx(out["frequency"].sum())
+    assert out["dead"] >= 1 and out["frequency"][3] == 0
+    assert out["mean_l1_norm"] == pytest.approx(A.mean(axis=0).sum())
+    H = model.reconstruct(params, unit_data)
+    assert out["fvu"] == fraction_of_variance_unexplained(unit_data, H)
