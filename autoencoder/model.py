@@ -407,6 +407,16 @@ class Autoencoder:
         the optimization are then all in float64, and the parameters are
         returned rounded to float32 (those of the same data in float64).
         Every other network is evaluated on the data (:mod:`autoencoder._fast`).
+
+        A TopK network (``top_k`` set) is trained the same way, but its
+        objective is only piecewise smooth: it has a kink wherever the
+        selection of an example changes.  L-BFGS still lowers it about as
+        far as full-batch Adam does in as many gradient evaluations (on 2,000
+        MNIST digits, 64 units, ``top_k=10``: FVU 0.36 after 757 iterations
+        against 0.35 after 800 Adam steps), but its line search may end the
+        run early (``message`` then starts with ``ABNORMAL``), and with
+        either optimizer about half of the units end dead: nothing here
+        revives them (no auxiliary loss).
         """
         start = time.perf_counter()
         X = self._check_X(X)
