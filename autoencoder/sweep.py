@@ -26,7 +26,9 @@ an :class:`Engine`:
   (:mod:`autoencoder._fast`), given the same BLAS kernel; an entry trained
   with another kernel is stored under that kernel's key.
 * **Faults.**  A worker lost in the middle of a sweep is Dask's business: the
-  scheduler reschedules its task and the results are the same.  A point that
+  scheduler reschedules its task (and the client submits again, up to
+  :data:`RESUBMISSIONS` times, a task the cluster lost), and the results
+  are the same.  A point that
   fails (a bad configuration, a training that ends in NaN) fails the sweep
   with :class:`SweepError` naming the point, after every other task has
   finished and been written to the cache.
@@ -110,6 +112,12 @@ WORKER_ENVIRONMENT = {
 
 A worker's stderr is not where the reader looks; a progress file, when the
 client has one, still gets the workers' lines."""
+
+RESUBMISSIONS = 3
+"""How many times a task lost by the cluster (not a failed training) is submitted again.
+
+Dask itself reschedules the task of a worker that dies; a task cancelled
+with its data or killed too often is submitted again by the client."""
 
 CONFIG_KEYS = (
     "n_train",
@@ -469,20 +477,28 @@ def _submit(engine: Engine, pending, datasets, collector: _Collector) -> None:
         return
     from distributed import as_completed
 
-    used = sorted({chain.data for _, chain in pending})
-    scattered = {name: client.scatter(datasets[name], broadcast=True, hash=False) for name in used}
-    token = uuid.uuid4().hex[:12]
-    futures = {}
-    for order, (index, chain) in enumerate(pending):
-        future = client.submit(
-            _train_chain, chain, scattered[chain.data], pure=False, key=f"train-chain-{token}-{order}", priority=-order
-        )
-        futures[future] = (index, chain)
-    for future in as_completed(futures, loop=client.loop):
-        index, chain = futures[future]
+    token, scattered, futures = uuid.uuid4().hex[:12], {}, {}
+
+    def send(order, index, chain, attempt):
+        if chain.data not in scattered:
+            scattered[chain.data] = client.scatter(datasets[chain.data], broadcast=True, hash=False)
+        key = f"train-chain-{token}-{order}-{attempt}"
+        future = client.submit(_train_chain, chain, scattered[chain.data], pure=False, key=key, priority=-order)
+        futures[future] = (order, index, chain, attempt)
+        return future
+
+    running = as_completed(
+        [send(order, index, chain, 0) for order, (index, chain) in enumerate(pending)], loop=client.loop
+    )
+    for future in running:
+        order, index, chain, attempt = futures.pop(future)
         try:
             outcome = future.result()
-        except Exception as err:  # the task itself was lost (e.g. killed too often): a failure of its first point
+        except Exception as err:  # the task was lost, not the training (which reports its own failure)
+            if attempt < RESUBMISSIONS:
+                scattered.pop(chain.data, None)  # the data may have gone with a worker: send them again
+                running.add(send(order, index, chain, attempt + 1))
+                continue
             outcome = ([], (0, f"{type(err).__name__}: {err}"), numerics())
         collector.take(index, chain, *outcome)
         future.release()
