@@ -36,7 +36,7 @@ from ._validation import check_int
 from .metrics import summarize
 from .model import Autoencoder, FitResult, validate_data
 from .progress import task_progress
-from .sweep import Chain, Engine, run_chains
+from .sweep import Chain, Engine, run_chains, tally
 
 __all__ = [
     "axis_with",
@@ -214,12 +214,7 @@ def train_grid(
     description = f"grid of {len(rhos)} x {len(betas)} (ρ, β)"
     data = {"X": X}
     with task_progress(description, int(has_zero) + len(rhos) * len(positive), unit="trainings") as advance, engine:
-        done = [0]
-
-        def count(more):
-            done[0] += more
-            advance(done[0])
-
+        count = tally(advance)
         if has_zero:
             # β = 0: the sparsity term vanishes whatever ρ, so one network, trained
             # once as the same objective without a sparsity term, serves every ρ.

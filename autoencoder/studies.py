@@ -26,7 +26,7 @@ from .params import Params
 from .pca import PCAResult, principal_angles
 from .progress import task_progress
 from .sparsity import PENALTIES, SparsityPenalty
-from .sweep import Chain, Engine, run_chains
+from .sweep import Chain, Engine, run_chains, tally
 
 __all__ = [
     "GRADIENT_TOLERANCE",
@@ -202,12 +202,7 @@ def _run(chains, X, description: str, scheduler, n_workers) -> list:
         task_progress(description, total, unit="trainings") as advance,
         Engine(scheduler, n_workers=n_workers) as engine,
     ):
-        done = [0]
-
-        def count(more):
-            done[0] += more
-            advance(done[0])
-
+        count = tally(advance)
         trained = run_chains(chains, {"X": X}, engine=engine, advance=count)
     return [result for results in trained for result in results]
 

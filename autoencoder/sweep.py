@@ -96,6 +96,7 @@ __all__ = [
     "read_config",
     "sweep_points",
     "run_chains",
+    "tally",
     "run_sweep",
     "write_table",
     "read_table",
@@ -180,6 +181,22 @@ class Chain:
     def rest(self, index: int, start: Params | None) -> Chain:
         """The chain from ``models[index]`` on, starting at ``start``."""
         return Chain(self.models[index:], self.data, self.max_iter, self.seed, self.tol, start, self.warm_start)
+
+
+def tally(advance: Callable[[int], None]) -> Callable[[int], None]:
+    """``count(more)`` for :func:`run_chains`: adds up the points done and passes the total to ``advance``.
+
+    ``advance`` is that of :func:`autoencoder.progress.task_progress`, so
+    several calls of :func:`run_chains` can report to one bar.
+    """
+    done = 0
+
+    def count(more: int) -> None:
+        nonlocal done
+        done += more
+        advance(done)
+
+    return count
 
 
 def describe_point(model: Autoencoder, m: int, max_iter: int, seed: int) -> str:
@@ -655,12 +672,7 @@ def run_sweep(
         for point, model in zip(points, models, strict=True)
     ]
     with task_progress(f"sweep of {len(points)} points", len(points), unit="points") as advance, engine:
-        done = [0]
-
-        def count(more):
-            done[0] += more
-            advance(done[0])
-
+        count = tally(advance)
         results = run_chains(chains, datasets, engine=engine, directory=directory, advance=count)
     rows = []
     for point, model, chain, (result,) in zip(points, models, chains, results, strict=True):
