@@ -27,16 +27,16 @@ an :class:`Engine`:
   with another kernel is stored under that kernel's key.
 * **Faults.**  A worker lost in the middle of a sweep is Dask's business: the
   scheduler reschedules its task (and the client submits again, up to
-  :data:`RESUBMISSIONS` times, a task the cluster lost), and the results
-  are the same.  A point that
-  fails (a bad configuration, a training that ends in NaN) fails the sweep
-  with :class:`SweepError` naming the point, after every other task has
-  finished and been written to the cache.
+  :data:`RESUBMISSIONS` times, a task the cluster lost), and the results are
+  the same.  A point that fails (a bad configuration, a training that ends
+  in NaN) fails the sweep with :class:`SweepError` naming the point, after
+  every other task has finished and been written to the cache.
 
 The command line trains a sweep described by a TOML file and writes a CSV
 table of the summary measures (:func:`autoencoder.metrics.summarize`)::
 
-    python -m autoencoder.sweep CONFIG.toml [--scheduler ADDRESS] [--workers N] [--output TABLE.csv]
+    python -m autoencoder.sweep CONFIG.toml [--scheduler ADDRESS] [--workers N]
+                                            [--output TABLE.csv] [--cache-dir DIR]
 
 The keys of ``CONFIG.toml`` are the chapters' knob names (``n_train``,
 ``n_hidden``, ``rho``, ``beta``, ``weight_decay``, ``max_iter``, ``seed``)
@@ -54,9 +54,10 @@ For example::
 trains the four points of ``rho x beta``, each from the seed's
 initialisation, on the first ``n_train`` MNIST training images in float32.
 A bad file (unknown key, wrong type, empty list, repeated or invalid value)
-is refused before anything is submitted, with the key named.  The table has
-one row per point: the knobs, ``n_iter``, the measures and the cache key;
-:func:`read_table` reads it back.
+is refused before anything is submitted, with the key named.  A progress bar
+counts the points done out of the total.  The table (by default CONFIG with
+the suffix ``.csv``) has one row per point: the knobs, ``n_iter``, the
+measures and the cache key; :func:`read_table` reads it back.
 """
 
 from __future__ import annotations
