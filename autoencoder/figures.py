@@ -145,7 +145,9 @@ def plot_optimality_gap(gaps, ax=None, target=None, title="Error above the Eckar
     Parameters
     ----------
     gaps : dict of str to ndarray of shape (n_iter + 1,)
-        Label to ``(E_k − E*) / E*`` at the start and after every iteration.
+        Label to ``(E_k − E*) / E*`` at the start and after every iteration;
+        drawn in this order, each line thinner than the one before, so that
+        curves that coincide stay visible.
     ax : matplotlib.axes.Axes, optional
     target : float, optional
         Drawn as a dashed horizontal line.
@@ -157,9 +159,10 @@ def plot_optimality_gap(gaps, ax=None, target=None, title="Error above the Eckar
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
-    for label, values in gaps.items():
+    widths = np.linspace(4.0, 1.5, len(gaps)) if len(gaps) > 1 else [1.8]
+    for (label, values), width in zip(gaps.items(), widths, strict=True):
         values = np.asarray(values, dtype=np.float64)
-        ax.semilogy(np.arange(values.size), values, label=label, lw=1.8)
+        ax.semilogy(np.arange(values.size), values, label=label, lw=width)
     if target is not None:
         ax.axhline(target, color="0.4", ls="--", lw=1, label=f"{target:g}")
     ax.set_xlabel("L-BFGS iteration")
@@ -170,43 +173,42 @@ def plot_optimality_gap(gaps, ax=None, target=None, title="Error above the Eckar
     return ax
 
 
-def plot_singular_values(measured, predicted, angles, axes=None, title=None):
-    """A decoder's singular values beside a formula, and the angle of each singular vector to its prediction.
+def plot_singular_values(measured, predicted, angles, title=None):
+    """A decoder's singular values beside a formula, their differences, and the angle of each singular vector.
 
     Parameters
     ----------
-    measured : dict of str to ndarray of shape (p,)
-        Label to singular values, in decreasing order.
+    measured : ndarray of shape (p,)
+        Singular values, in decreasing order.
     predicted : ndarray of shape (p,)
         The formula's values, drawn as a line.
     angles : ndarray of shape (p,)
         Radians between the ``i``-th left singular vector and the ``i``-th
-        principal direction, for the first entry of ``measured``.
-    axes : pair of matplotlib.axes.Axes, optional
+        principal direction.
     title : str, optional
         Title of the figure.
 
     Returns
     -------
     matplotlib.figure.Figure
+        Three panels: the values and the formula, ``|measured − predicted|``
+        on a log scale, the angles in degrees on a log scale (zeros drawn at
+        the axis floor, 1e-6).
     """
-    if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    else:
-        fig = axes[0].figure
-    index = np.arange(1, np.asarray(predicted).size + 1)
-    left, right = axes
-    left.plot(index, predicted, color="k", lw=2.5, alpha=0.35, label=r"$\sqrt{\max(0, 1 - \lambda/\ell_i)}$")
-    for label, values in measured.items():
-        left.plot(index, values, ".", ms=4, label=label)
-    left.set_xlabel("index $i$ (decreasing)")
-    left.set_ylabel("singular value of $W_2$")
-    left.grid(alpha=0.3)
-    left.legend()
-    right.semilogy(index, np.maximum(np.degrees(np.asarray(angles, dtype=np.float64)), 1e-6), ".", ms=4)
-    right.set_xlabel("index $i$")
-    right.set_ylabel("angle to principal direction $i$ (degrees)")
-    right.grid(alpha=0.3, which="both")
+    measured, predicted = np.asarray(measured, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
+    index = np.arange(1, predicted.size + 1)
+    fig, (values_ax, error_ax, angle_ax) = plt.subplots(1, 3, figsize=(12, 3.6))
+    values_ax.plot(index, predicted, color="k", lw=3, alpha=0.3, label=r"$\sqrt{\max(0, 1 - \lambda/\ell_i)}$")
+    values_ax.plot(index, measured, ".", ms=4, label="measured")
+    values_ax.set_ylabel("singular value of $W_2$")
+    values_ax.legend()
+    error_ax.semilogy(index, np.maximum(np.abs(measured - predicted), 1e-12), ".", ms=4)
+    error_ax.set_ylabel("|measured − formula|")
+    angle_ax.semilogy(index, np.maximum(np.degrees(np.asarray(angles, dtype=np.float64)), 1e-6), ".", ms=4)
+    angle_ax.set_ylabel("angle to principal direction $i$ (degrees)")
+    for ax in (values_ax, error_ax, angle_ax):
+        ax.set_xlabel("index $i$ (decreasing variance)")
+        ax.grid(alpha=0.3, which="both")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

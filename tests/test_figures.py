@@ -79,18 +79,20 @@ def test_optimality_gap_plot_draws_each_history_on_a_log_scale_with_the_target()
     np.testing.assert_allclose(lines[1].get_ydata(), [2.0, 0.5])
     np.testing.assert_allclose(lines[2].get_ydata(), [1e-4, 1e-4])
     assert ax.get_yscale() == "log"
+    assert lines[0].get_linewidth() > lines[1].get_linewidth()  # a curve drawn over another leaves it visible
     plt.close(ax.figure)
 
 
 def test_singular_value_plot_puts_the_formula_beside_the_measurements():
     predicted = np.array([0.9, 0.5, 0.0])
-    fig = plot_singular_values({"run": np.array([0.91, 0.49, 0.01])}, predicted, np.radians([0.5, 2.0, 0.0]), title="t")
-    left, right = fig.axes
-    formula, run = left.get_lines()
+    fig = plot_singular_values(np.array([0.91, 0.49, 0.0]), predicted, np.radians([0.5, 2.0, 0.0]), title="t")
+    values_ax, error_ax, angle_ax = fig.axes
+    formula, measured = values_ax.get_lines()
     np.testing.assert_allclose(formula.get_ydata(), predicted)
-    assert run.get_label() == "run"
-    np.testing.assert_allclose(run.get_xdata(), [1, 2, 3])
-    (angles,) = right.get_lines()
-    np.testing.assert_allclose(angles.get_ydata(), [0.5, 2.0, 1e-6])  # zero drawn at the floor of the log axis
-    assert right.get_yscale() == "log" and fig._suptitle.get_text() == "t"
+    np.testing.assert_allclose(measured.get_xdata(), [1, 2, 3])
+    (errors,) = error_ax.get_lines()
+    np.testing.assert_allclose(errors.get_ydata(), [0.01, 0.01, 1e-12])  # exact agreement at the floor
+    (angles,) = angle_ax.get_lines()
+    np.testing.assert_allclose(angles.get_ydata(), [0.5, 2.0, 1e-6])
+    assert error_ax.get_yscale() == angle_ax.get_yscale() == "log" and fig._suptitle.get_text() == "t"
     plt.close(fig)
