@@ -21,6 +21,12 @@ of the data's covariance, divisor ``m``, and ``u_i`` its eigenvectors):
   a basis of their span), and exactly ``#{i ≤ p : ℓ_i > λ}`` singular values
   are non-zero.  Only the rotation of the hidden units is left free.
 
+How firmly the minimum holds each direction: turning the ``i``-th singular
+vector towards the ``j``-th by ``θ`` (in ``W1`` and ``W2`` alike) raises ``J`` by
+``κ_ij sin²θ`` (:func:`rotation_curvature`), which is zero without weight
+decay and of order ``λ²`` with it, so the individual directions are the last
+thing an optimizer finds.
+
 The biases are not decayed, so they centre the data; a sparsity penalty on
 the mean activations ``ρ̂ = W1 μ + b1`` is absorbed by them and changes none
 of this (chapter 3).
@@ -33,7 +39,14 @@ import numpy as np
 from ._validation import check_int, check_real
 from .params import Params
 
-__all__ = ["eigenvalue_gaps", "kunin_singular_values", "singular_directions", "transpose_gap"]
+__all__ = [
+    "eigenvalue_gaps",
+    "kunin_singular_values",
+    "neighbour_curvature",
+    "rotation_curvature",
+    "singular_directions",
+    "transpose_gap",
+]
 
 
 def _eigenvalues(eigenvalues) -> np.ndarray:
@@ -88,6 +101,56 @@ def eigenvalue_gaps(eigenvalues, n_hidden: int) -> np.ndarray:
     values = _eigenvalues(eigenvalues)
     p = check_int("n_hidden", n_hidden, 1, values.size - 1)
     return values[:p] - values[1 : p + 1]
+
+
+def rotation_curvature(ell_i, ell_j, weight_decay: float):
+    """``κ_ij = λ² (ℓ_i − ℓ_j)² (ℓ_i + ℓ_j) / (2 ℓ_i² ℓ_j²)``: the rise of ``J`` per ``sin²θ`` of a rotation.
+
+    At a minimum with weight decay ``λ``, turning the ``i``-th singular
+    vector of ``W2`` (and the ``i``-th row of ``W1 = W2ᵀ``) towards the
+    ``j``-th by an angle ``θ`` leaves the weight decay unchanged and raises the
+    reconstruction term, and ``J``, by exactly ``κ_ij sin²θ``, for two
+    directions ``i, j ≤ p`` both kept by the network.
+
+    Parameters
+    ----------
+    ell_i, ell_j : float or ndarray
+        Positive eigenvalues of the covariance (broadcast together).
+    weight_decay : float
+        ``λ ≥ 0``.
+
+    Returns
+    -------
+    float or ndarray
+    """
+    lam = check_real("weight_decay", weight_decay, low=0)
+    ell_i, ell_j = np.asarray(ell_i, dtype=np.float64), np.asarray(ell_j, dtype=np.float64)
+    if np.any(ell_i <= 0) or np.any(ell_j <= 0):
+        raise ValueError("ell_i and ell_j must be positive eigenvalues")
+    return lam**2 * (ell_i - ell_j) ** 2 * (ell_i + ell_j) / (2 * ell_i**2 * ell_j**2)
+
+
+def neighbour_curvature(eigenvalues, weight_decay: float, n_hidden: int) -> np.ndarray:
+    """``min(κ_{i,i−1}, κ_{i,i+1})`` for ``i = 1, …, p``: how firmly each kept direction is held.
+
+    Parameters
+    ----------
+    eigenvalues : array_like of shape (k,)
+        At least ``n_hidden`` positive eigenvalues, any order.
+    weight_decay : float
+    n_hidden : int
+
+    Returns
+    -------
+    ndarray of shape (n_hidden,)
+        The smaller :func:`rotation_curvature` towards the neighbouring kept
+        directions (the one neighbour for ``i = 1`` and ``i = p``; inf for
+        ``p = 1``).
+    """
+    values = _eigenvalues(eigenvalues)
+    p = check_int("n_hidden", n_hidden, 1, values.size)
+    pair = rotation_curvature(values[: p - 1], values[1:p], weight_decay)
+    return np.minimum(np.r_[np.inf, pair], np.r_[pair, np.inf])
 
 
 def transpose_gap(params: Params) -> float:

@@ -12,9 +12,16 @@ import numpy as np
 import pytest
 
 from autoencoder import Autoencoder, Params, pca, principal_angles
-from autoencoder.linear_theory import eigenvalue_gaps, kunin_singular_values, singular_directions, transpose_gap
+from autoencoder.linear_theory import (
+    eigenvalue_gaps,
+    kunin_singular_values,
+    neighbour_curvature,
+    rotation_curvature,
+    singular_directions,
+    transpose_gap,
+)
 from autoencoder.pca import eckart_young_error
-from autoencoder.synthetic import spectrum_data
+from autoencoder.synthetic import spectrum_basis, spectrum_data
 
 SPECTRUM = 0.7 ** np.arange(20)  # ℓ_5 = 0.24, ℓ_4 = 0.343: distinct, with gaps of at least 0.1 ℓ
 P = 5
@@ -81,6 +88,34 @@ def test_the_biases_absorb_the_l2_penalty_for_every_beta(data):
         assert np.abs(model.mean_activation(result.params, X) - RHO).max() <= 1e-8
 
 
+def test_rotating_two_directions_of_the_minimum_raises_j_by_the_curvature():
+    # The exact minimum (W2 = U D, W1 = W2ᵀ, biases centring the data), then the same with the i-th and
+    # j-th directions turned into each other by θ: J rises by κ_ij sin²θ.
+    spectrum = np.array([3.0, 2.0, 1.2, 0.5, 0.2, 0.1])
+    X = spectrum_data(400, spectrum, mean=np.full(6, 0.3), seed=1, exact=True)
+    basis = spectrum_basis(6, seed=1)
+    lam, p, theta = 0.05, 3, 0.2
+    model = Autoencoder(p, activation="linear", sparsity="none", weight_decay=lam)
+
+    def network(rotation):
+        W2 = rotation @ basis[:, :p] * kunin_singular_values(spectrum, lam, p)
+        mean = X.mean(axis=0)
+        return Params.from_arrays(W2.T, -W2.T @ mean, W2, mean)
+
+    at_minimum = model.loss_terms(network(np.eye(6)), X)["total"]
+    for i, j in ((0, 1), (1, 2), (0, 2)):
+        u, v = basis[:, i], basis[:, j]
+        rotation = np.eye(6) + (np.cos(theta) - 1) * (np.outer(u, u) + np.outer(v, v))
+        rotation += np.sin(theta) * (np.outer(v, u) - np.outer(u, v))
+        rise = model.loss_terms(network(rotation), X)["total"] - at_minimum
+        assert rise == pytest.approx(rotation_curvature(spectrum[i], spectrum[j], lam) * np.sin(theta) ** 2, rel=1e-9)
+    np.testing.assert_allclose(
+        neighbour_curvature(spectrum, lam, p),
+        [rotation_curvature(3.0, 2.0, lam), rotation_curvature(3.0, 2.0, lam), rotation_curvature(2.0, 1.2, lam)],
+    )
+    assert rotation_curvature(2.0, 1.0, 0.0) == 0.0  # without weight decay the directions are free
+
+
 # -- the formulas themselves ------------------------------------------------------------------------
 
 
@@ -119,6 +154,8 @@ def test_singular_directions_of_a_known_decoder(rng):
         (lambda: kunin_singular_values([1.0, np.nan], 0.1, 1), ["eigenvalues", "finite"]),
         (lambda: eigenvalue_gaps([1.0, 0.5], 2), ["n_hidden", "[1, 1]"]),
         (lambda: singular_directions(Params.zeros(4, 2), np.eye(4)[:1]), ["components", "(k, 4)"]),
+        (lambda: rotation_curvature(1.0, 0.0, 0.1), ["ell_i and ell_j", "positive"]),
+        (lambda: neighbour_curvature([1.0, 0.5], 0.1, 3), ["n_hidden", "[1, 2]"]),
     ],
 )
 def test_bad_arguments_are_refused_by_name(call, names):
