@@ -14,10 +14,13 @@ from papermill.exceptions import PapermillExecutionError
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXPLORER = ROOT / "notebooks" / "07_explore_rho_beta.ipynb"
+FEATURES_WORTH = ROOT / "notebooks" / "08_features_worth.ipynb"
 SHARED_KNOBS = ("n_train", "n_hidden", "rho", "beta", "weight_decay", "max_iter", "seed")
 # What a reader types to run every chapter small: -p n_train 600 -p max_iter 12 -p rho 0.05 -p beta 1.0
 # (beta = 1 is not a value of chapter 7's grid).
 SMALL = {"n_train": 600, "max_iter": 12, "rho": 0.05, "beta": 1.0}
+# Knobs of one chapter that the shared ones leave large: chapter 8's probes train on its labeled images.
+SMALL_OWN = {"08_features_worth": {"n_labeled": 2_000, "labels_per_class": [10, 100]}}
 
 
 def parameters_cell(path):
@@ -105,7 +108,7 @@ def test_every_knob_is_checked_right_after_the_parameters(path):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_chapter_runs_with_small_parameters(path, tmp_path):
-    params = {k: v for k, v in SMALL.items() if k in knob_names(path)}
+    params = {k: v for k, v in SMALL.items() if k in knob_names(path)} | SMALL_OWN.get(path.stem, {})
     out = run_chapter(path, tmp_path / path.name, params)
     assert not errors_of(out)
 
@@ -171,8 +174,12 @@ def test_a_bad_knob_is_refused_under_its_name(path, tmp_path):
         (NOTEBOOKS[0], {"n_show": 20, "n_test": 10}, "n_show must be at most n_test = 10"),
         (EXPLORER, {"rho": 1.5}, "rho must lie in (0, 1); got 1.5"),
         (EXPLORER, {"beta_values": "[0, -3]"}, "beta_values[1] must lie in [0, inf]; got -3.0"),
+        (FEATURES_WORTH, {"n_train": 29_405}, "n_train must be at most 29404 in this chapter"),
+        (FEATURES_WORTH, {"probe_weight_decay": -1}, "probe_weight_decay must lie in [0, inf]; got -1"),
+        (FEATURES_WORTH, {"labels_per_class": "[100, 2.5]"}, "labels_per_class[1] must be an integer >= 1; got '2.5'"),
+        (FEATURES_WORTH, {"labels_per_class": "[100, 5000]"}, "labels_per_class[1] must be at most 2920"),
     ],
-    ids=["n_train", "n_show", "rho", "beta_values"],
+    ids=["n_train", "n_show", "rho", "beta_values", "n_unlabeled", "probe_weight_decay", "labels_int", "labels_max"],
 )
 def test_chapter_specific_refusals(path, params, message, tmp_path):
     with pytest.raises(PapermillExecutionError) as error:
