@@ -376,31 +376,12 @@ def loss_and_grad(
             sparsity = beta * float(np.sum(penalty.value(rho_hat, rho)))
             r += beta * penalty.derivative(rho_hat, rho)  # ... and of the penalty
 
-        def decoder_gradient():  # ∇W2 = k (k W2 K − Mᵀ) + s_g d ρ̂ᵀ + λ W2
-            out, tmp = grad.W2, ws.scratch_np
-            np.matmul(W2, K, out=out)
-            out *= k * k
-            np.multiply(M.T, k, out=tmp)
-            out -= tmp
-            np.multiply.outer(s_g * d, rho_hat, out=tmp)
-            out += tmp
-            if weight_decay:
-                np.multiply(W2, weight_decay, out=tmp)
-                out += tmp
-
-        def encoder_gradient():  # ∇W1 = k (k G M − N) + s_f r μᵀ + λ W1
-            out, tmp = grad.W1, ws.scratch_pn
-            np.matmul(G, M, out=out)
-            out *= k * k
-            np.multiply(N, k, out=tmp)
-            out -= tmp
-            np.multiply.outer(s_f * r, mu, out=tmp)
-            out += tmp
-            if weight_decay:
-                np.multiply(W1, weight_decay, out=tmp)
-                out += tmp
-
-        ws.both(decoder_gradient, encoder_gradient)
+        ws.both(
+            # ∇W2 = k (k W2 K − Mᵀ) + s_g d ρ̂ᵀ + λ W2
+            lambda: _weight_gradient(grad.W2, ws.scratch_np, W2, K, k, M.T, s_g * d, rho_hat, W2, weight_decay),
+            # ∇W1 = k (k G M − N) + s_f r μᵀ + λ W1
+            lambda: _weight_gradient(grad.W1, ws.scratch_pn, G, M, k, N, s_f * r, mu, W1, weight_decay),
+        )
         np.multiply(d, s_g, out=grad.b2)
         np.multiply(r, s_f, out=grad.b1)
         decay = 0.5 * weight_decay * float(np.vdot(W1, W1) + np.vdot(W2, W2)) if weight_decay else 0.0
@@ -408,6 +389,19 @@ def loss_and_grad(
     if terms:
         return loss, {"reconstruction": reconstruction, "weight_decay": decay, "sparsity": sparsity, "total": loss}
     return loss
+
+
+def _weight_gradient(out, scratch, left, right, k, cross, outer_a, outer_b, weights, weight_decay) -> None:
+    """``out = k (k left @ right − cross) + outer_a outer_bᵀ + λ weights``, through ``scratch`` of ``out``'s shape."""
+    np.matmul(left, right, out=out)
+    out *= k * k
+    np.multiply(cross, k, out=scratch)
+    out -= scratch
+    np.multiply.outer(outer_a, outer_b, out=scratch)
+    out += scratch
+    if weight_decay:
+        np.multiply(weights, weight_decay, out=scratch)
+        out += scratch
 
 
 class CovarianceObjective:
