@@ -207,11 +207,16 @@ def lookup(
     """
     X = model._check_X(X)
     _, key, path = _location(model, X, max_iter=max_iter, seed=seed, tol=tol, params=params, directory=directory)
+    return _read(path, key, model, X.shape[1])
+
+
+def _read(path: Path, key: str, model: Autoencoder, n_visible: int) -> FitResult | None:
+    """The entry at ``path`` when it is whole and stored for ``key``; a bad one is dropped with a warning."""
     if path.exists():
         try:
-            return _check_entry(path, key, model, X.shape[1])
+            return _check_entry(path, key, model, n_visible)
         except Exception as err:  # a damaged or foreign entry is dropped and retrained
-            warnings.warn(f"dropping unreadable cache entry {path}: {err}", stacklevel=3)
+            warnings.warn(f"dropping unreadable cache entry {path}: {err}", stacklevel=4)
             path.unlink(missing_ok=True)
     return None
 
@@ -289,12 +294,15 @@ def fit_cached(
     build's progress file; nothing when ``$AUTOENCODER_PROGRESS`` is ``0``).
     """
     X = model._check_X(X)
-    run = {"max_iter": max_iter, "seed": seed, "params": params, "tol": tol, "directory": directory}
-    result = lookup(model, X, **run)
+    # One validation, one digest of X and one key for both the look-up and the store.
+    description, key, path = _location(
+        model, X, max_iter=max_iter, seed=seed, tol=tol, params=params, directory=directory
+    )
+    result = _read(path, key, model, X.shape[1])
     if result is None:
         with fit_progress(training_label(model, X.shape[0]), max_iter) as callback:
             result = model.fit(X, max_iter=max_iter, seed=seed, params=params, tol=tol, callback=callback)
-        store(model, X, result, **run)
+        save_result(path, result, description)
     return result
 
 
