@@ -25,7 +25,7 @@ from ._validation import check_int, check_real
 from .activations import ACTIVATIONS, Activation, get_activation, top_k
 from .objective import hidden, loss_terms, output
 from .params import Params
-from .sparsity import PENALTIES, SparsityPenalty, get_penalty
+from .sparsity import L1_SMOOTHING, PENALTIES, SparsityPenalty, get_penalty, l1_penalty
 
 __all__ = ["Autoencoder", "FitResult", "TERMS", "validate_data"]
 
@@ -162,6 +162,10 @@ class Autoencoder:
         the sparsity comes from the selection, not from a penalty ``φ``
         (``sparsity="none"`` is the usual choice; a penalty is still added
         if given, with ``ρ̂`` the mean of the kept activations).
+    l1_smoothing : float, default 1e-4
+        Width ``ε > 0`` of the smoothed absolute value of the ``"l1"``
+        penalty (:func:`autoencoder.sparsity.l1_penalty`); only with
+        ``sparsity="l1"``.  A continuation trains with decreasing widths.
 
     Raises
     ------
@@ -182,6 +186,7 @@ class Autoencoder:
     beta: float = 3.0
     weight_decay: float = 3e-3
     top_k: int | None = None
+    l1_smoothing: float = L1_SMOOTHING
 
     def __post_init__(self):
         object.__setattr__(self, "n_hidden", check_int("n_hidden", self.n_hidden, 1))
@@ -213,6 +218,13 @@ class Autoencoder:
                     f"top_k={self.top_k} keeps the largest ReLU activations, but activation="
                     f"{self.activation!r}: use activation='relu' with top_k, or top_k=None"
                 )
+        smoothing = check_real("l1_smoothing", self.l1_smoothing, low=0, low_open=True)
+        if self.sparsity != "l1" and smoothing != L1_SMOOTHING:
+            raise ValueError(
+                f"l1_smoothing={self.l1_smoothing!r} is the width of the 'l1' penalty, but sparsity="
+                f"{self.sparsity!r}: use sparsity='l1' with l1_smoothing, or leave it at {L1_SMOOTHING:g}"
+            )
+        object.__setattr__(self, "l1_smoothing", smoothing)
         object.__setattr__(self, "rho", float(self.rho))
         object.__setattr__(self, "beta", float(self.beta))
         object.__setattr__(self, "weight_decay", float(self.weight_decay))
@@ -232,7 +244,9 @@ class Autoencoder:
 
     @property
     def penalty(self) -> SparsityPenalty:
-        """Sparsity penalty ``φ``."""
+        """Sparsity penalty ``φ`` (for ``"l1"``, of width :attr:`l1_smoothing`)."""
+        if self.sparsity == "l1":
+            return l1_penalty(self.l1_smoothing)
         return get_penalty(self.sparsity)
 
     @property
@@ -249,7 +263,11 @@ class Autoencoder:
         return (self.f, self.g, self.penalty, self.rho, self.effective_beta, self.weight_decay)
 
     def to_dict(self) -> dict:
-        """The configuration as a plain dict (for caching and display); ``top_k`` only when set."""
+        """The configuration as a plain dict (for caching and display).
+
+        ``top_k`` only when set and ``l1_smoothing`` only when not the default,
+        so that the keys of earlier configurations do not change.
+        """
         out = {
             "n_hidden": self.n_hidden,
             "activation": self.activation,
@@ -261,6 +279,8 @@ class Autoencoder:
         }
         if self.top_k is not None:
             out["top_k"] = self.top_k
+        if self.l1_smoothing != L1_SMOOTHING:
+            out["l1_smoothing"] = self.l1_smoothing
         return out
 
     # -- validation -------------------------------------------------------------------

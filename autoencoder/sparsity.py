@@ -25,7 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SparsityPenalty", "PENALTIES", "L1_SMOOTHING", "get_penalty"]
+from ._validation import check_real
+
+__all__ = ["SparsityPenalty", "PENALTIES", "L1_SMOOTHING", "get_penalty", "l1_penalty"]
 
 L1_SMOOTHING = 1e-4
 """Width ``ε`` of the smoothed absolute value used by the ``l1`` penalty."""
@@ -90,25 +92,51 @@ def l2_derivative(rho_hat, rho):
     return 2 * (rho_hat - rho)
 
 
-def l1_value(rho_hat, rho):
-    """Smoothed absolute distance ``sqrt((ρ - ρ̂)² + ε²) - ε``.
+def l1_value(rho_hat, rho, smoothing=L1_SMOOTHING):
+    """Smoothed absolute distance ``sqrt((ρ - ρ̂)² + ε²) - ε``, ``ε = smoothing``.
 
     ``|ρ - ρ̂|`` has a kink at ``ρ̂ = ρ`` where its derivative jumps from -1 to
     1; L-BFGS builds curvature estimates from gradient differences and stalls
     or zig-zags at such a kink.  The penalty therefore replaces the absolute
-    value by the smooth ``sqrt(d² + ε²) - ε`` with ``ε =``
-    :data:`L1_SMOOTHING` (1e-4): it is 0 with zero slope at ``ρ̂ = ρ``, differs
+    value by the smooth ``sqrt(d² + ε²) - ε``, by default with ``ε =``
+    :data:`L1_SMOOTHING` (1e-4; ``Autoencoder(l1_smoothing=...)`` chooses
+    another, see :func:`l1_penalty`): it is 0 with zero slope at ``ρ̂ = ρ``, differs
     from ``|d|`` by less than ``ε`` everywhere, and its slope is within
     ``ε²/(2 d²)`` of ``sign(d)`` once ``|d| ≫ ε``.
     """
     d = rho_hat - rho
-    return np.sqrt(d * d + L1_SMOOTHING**2) - L1_SMOOTHING
+    return np.sqrt(d * d + smoothing**2) - smoothing
 
 
-def l1_derivative(rho_hat, rho):
-    """``dφ/dρ̂ = d / sqrt(d² + ε²)`` with ``d = ρ̂ - ρ``."""
+def l1_derivative(rho_hat, rho, smoothing=L1_SMOOTHING):
+    """``dφ/dρ̂ = d / sqrt(d² + ε²)`` with ``d = ρ̂ - ρ``, ``ε = smoothing``."""
     d = rho_hat - rho
-    return d / np.sqrt(d * d + L1_SMOOTHING**2)
+    return d / np.sqrt(d * d + smoothing**2)
+
+
+def l1_penalty(smoothing: float = L1_SMOOTHING) -> SparsityPenalty:
+    """The ``l1`` penalty with smoothing width ``ε = smoothing`` (> 0).
+
+    A wide ``ε`` makes the penalty close to quadratic near the target
+    (``d²/(2ε)`` for ``|d| ≪ ε``), so L-BFGS meets no kink; a continuation
+    trains with a decreasing ``ε``, each stage warm-started from the last.
+
+    Raises
+    ------
+    ValueError
+        If ``smoothing`` is not a finite number > 0.
+    """
+    check_real("l1_smoothing", smoothing, low=0, low_open=True)
+    if smoothing == L1_SMOOTHING:
+        return PENALTIES["l1"]
+    eps = float(smoothing)
+    return SparsityPenalty(
+        "l1",
+        lambda rho_hat, rho: l1_value(rho_hat, rho, eps),
+        lambda rho_hat, rho: l1_derivative(rho_hat, rho, eps),
+        False,
+        zero_target=True,
+    )
 
 
 def none_value(rho_hat, rho):

@@ -262,3 +262,27 @@ def test_params_from_an_unaligned_buffer_are_aligned():
     params = Params.from_flat(unaligned, 5, 3)
     assert params.flat.flags.aligned and params.W1.flags.aligned
     np.testing.assert_array_equal(params.flat, flat)
+
+
+def test_l1_smoothing_sets_the_width_of_the_l1_penalty():
+    rho_hat = np.array([0.05, 0.1, 0.3])
+    wide = Autoencoder(n_hidden=3, sparsity="l1", rho=0.1, l1_smoothing=0.05)
+    d = rho_hat - 0.1
+    np.testing.assert_allclose(wide.penalty.value(rho_hat, 0.1), np.sqrt(d * d + 0.05**2) - 0.05, rtol=1e-15)
+    np.testing.assert_allclose(wide.penalty.derivative(rho_hat, 0.1), d / np.sqrt(d * d + 0.05**2), rtol=1e-15)
+    default = Autoencoder(n_hidden=3, sparsity="l1", rho=0.1)
+    assert default.penalty is PENALTIES["l1"]
+    assert "l1_smoothing" not in default.to_dict()
+    assert wide.to_dict()["l1_smoothing"] == 0.05
+    assert Autoencoder(**wide.to_dict()) == wide
+
+
+@pytest.mark.parametrize("bad", [0.0, -1e-3, float("nan"), float("inf"), "wide"])
+def test_l1_smoothing_must_be_a_positive_width(bad):
+    with pytest.raises((ValueError, TypeError), match="l1_smoothing"):
+        Autoencoder(n_hidden=3, sparsity="l1", l1_smoothing=bad)
+
+
+def test_l1_smoothing_is_refused_for_other_penalties():
+    with pytest.raises(ValueError, match="l1_smoothing.*sparsity='kl'"):
+        Autoencoder(n_hidden=3, sparsity="kl", l1_smoothing=0.01)
