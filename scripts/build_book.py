@@ -9,7 +9,8 @@ Run with the project's environment::
    ``notebooks/`` (kernel ``python3`` of this Python, working directory
    ``notebooks/``) with its parameters into ``book/generated/<name>.ipynb``.
    A stamp next to it (``<name>.ipynb.sha256``) records what the run depended
-   on: the notebook, its parameters, every ``autoencoder/**/*.py``,
+   on: the notebook's cells (their type, source and tags, not the outputs a
+   ``make notebooks`` rewrites), its parameters, every ``autoencoder/**/*.py``,
    ``requirements.txt`` and this script.  When the stamp still matches, the
    executed copy is reused.
 2. In the executed copy, the ``parameters`` and ``injected-parameters`` cells
@@ -170,10 +171,23 @@ def parameters_of(name: str, parameters: dict) -> dict[str, str]:
     return {**defaults, **{key: repr(value) for key, value in parameters.items()}}
 
 
+def notebook_inputs(path: Path) -> bytes:
+    """What a run of the notebook at ``path`` depends on: each cell's type, source and tags.
+
+    Its outputs and metadata are left out: re-executing the committed notebook
+    in place changes them but not what papermill runs.
+    """
+    nb = nbformat.read(path, as_version=4)
+    cells = [(c.cell_type, c.source, sorted(c.metadata.get("tags", []))) for c in nb.cells]
+    return json.dumps({"kernel": nb.metadata.get("kernelspec", {}).get("name"), "cells": cells}).encode()
+
+
 def stamp(name: str, parameters: dict) -> str:
     """The sha256 of everything an executed notebook depends on."""
     digest = hashlib.sha256()
-    inputs = [NOTEBOOKS / name, ROOT / "requirements.txt", Path(__file__).resolve()]
+    notebook = NOTEBOOKS / name
+    digest.update(relative(notebook).encode() + b"\0" + notebook_inputs(notebook) + b"\0")
+    inputs = [ROOT / "requirements.txt", Path(__file__).resolve()]
     inputs += sorted((ROOT / "autoencoder").rglob("*.py"))
     for path in inputs:
         if path.exists():

@@ -158,3 +158,22 @@ def test_a_chapter_training_is_shown_by_name_and_not_in_its_outputs(build, monke
     executed = nbformat.read(build.GENERATED / "01_toy.ipynb", as_version=4)
     outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert [o.get("text") for o in outputs] == ["trained\n"]
+
+
+def test_stamp_follows_the_cells_not_their_outputs(build):
+    path = build.NOTEBOOKS / "01_a.ipynb"
+    write_notebook(path, "print(n_train)")
+    before = build.stamp("01_a.ipynb", {})
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="3\n")]
+    nb.cells[-1].execution_count = 7
+    nb.metadata["autoencoder"] = {"numerics": {"kernel": "Haswell"}}
+    nbformat.write(nb, path)
+    assert build.stamp("01_a.ipynb", {}) == before  # what `make notebooks` rewrites
+    nb.cells[-1].source = "print(n_train + 1)"
+    nbformat.write(nb, path)
+    changed = build.stamp("01_a.ipynb", {})
+    assert changed != before
+    nb.cells[-1].metadata["tags"] = ["hide-input"]
+    nbformat.write(nb, path)
+    assert build.stamp("01_a.ipynb", {}) != changed
