@@ -26,7 +26,9 @@ How these relate to the two libraries most results are reported with:
 * **FVU.**  Here the ratio of the two sums over the whole data set: the
   squared error divided by that of always predicting the mean example (the
   normalized MSE of Gao et al., *Scaling and evaluating sparse
-  autoencoders*).  SAELens reports an *explained variance*
+  autoencoders*).  SAELens's current ``explained_variance`` is meant as the
+  same ratio of sums (``1 −`` FVU), accumulated over its evaluation
+  batches; its earlier one, kept as ``explained_variance_legacy``, is
   ``1 − ‖x_i − h_i‖² / ‖x_i − μ‖²`` per example, averaged over examples
   (``μ`` the batch mean): a mean of ratios, not a ratio of means, which
   weighs examples close to the mean more.  dictionary_learning reports a
@@ -40,8 +42,10 @@ How these relate to the two libraries most results are reported with:
   feature density (and plots ``log10 ν_j``).  Neither defines a threshold
   for sigmoid units: ``τ = ½`` is this study's choice.
 * **Dead units.**  SAELens counts a feature dead when it has not fired for a
-  window of training steps, dictionary_learning when it fired on none of the
-  evaluation batches; here a unit is dead when it is active on none of the
+  window of training steps; dictionary_learning's evaluation reports the
+  fraction of features *alive*, active on at least one example of its
+  evaluation batch (its trainers also count the steps since each feature
+  last fired); here a unit is dead when it is active on none of the
   examples given, so the number depends on the data set it is measured on.
 * **Dense units.**  Neither library has a fixed definition; ``δ = 0.1`` (a
   unit active on more than a tenth of the examples) is this study's, stated
