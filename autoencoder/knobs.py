@@ -93,12 +93,16 @@ KNOBS: dict[str, Knob] = {
     "n_examples": _COUNT,
     "n_visible": _COUNT,
     "sparse_linear_beta": _WEIGHT,
+    "l1_widths": Knob("reals", 0, low_open=True),
+    "l1_stage_iter": _COUNT,
     "rho_values": Knob("reals", 0, 1, low_open=True, high_open=True),
     "beta_values": Knob("reals", 0),
     "n_jobs": _COUNT,
     "n_labeled": Knob("int", 2, MNIST_LABELED),
     "labels_per_class": Knob("ints", 1),
     "probe_weight_decay": _WEIGHT,
+    "k_values": Knob("ints", 1),
+    "l0_values": Knob("reals", 0, low_open=True),
 }
 """Every knob of the chapters, by name: its kind and its allowed values."""
 
