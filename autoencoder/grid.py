@@ -33,6 +33,7 @@ import numpy as np
 
 from . import experiments
 from ._validation import check_int
+from .explorer import format_value
 from .metrics import summarize
 from .model import Autoencoder, FitResult, validate_data
 from .progress import task_progress
@@ -43,6 +44,7 @@ __all__ = [
     "model_factory",
     "train_grid",
     "grid_summary",
+    "point_summary",
     "point_figures",
     "grid_points",
     "plot_tradeoff",
@@ -55,9 +57,14 @@ METRIC_LABELS = {
     "mean_activation": "mean activation",
     "near_silent": "near-silent units",
     "reconstruction_mse": "reconstruction error",
+    "localized_fraction": "localized features",
+    "median_area": "median effective area (pixels)",
     "objective": "objective J",
 }
-"""Display names of the :func:`autoencoder.metrics.summarize` keys, in display order."""
+"""Display names of the :func:`point_summary` keys, in display order."""
+
+_WHOLE_METRICS = ("median_area",)
+"""Metrics the explorer shows rounded to a whole number (a pixel count)."""
 
 _HISTOGRAM_BINS = np.geomspace(1e-3, 1.0, 43)
 
@@ -237,10 +244,40 @@ def train_grid(
     return {(rho, beta): results[rho, beta] for rho in rhos for beta in betas}
 
 
+def point_summary(model: Autoencoder, params, X) -> dict[str, float]:
+    """The numbers of one grid point: :func:`autoencoder.metrics.summarize` and two of its features.
+
+    Parameters
+    ----------
+    model : Autoencoder
+        The point's configuration.
+    params : Params
+        Its trained parameters; the features are the rows of ``W1``, of shape
+        ``(p, n)``.
+    X : ndarray of shape (m, n)
+        The data to measure on.
+
+    Returns
+    -------
+    dict
+        The keys of :data:`METRIC_LABELS`: ``summarize``'s four, and
+        ``localized_fraction`` (:func:`autoencoder.figures.localized_fraction`
+        of ``W1``, the share of features spread over less than a tenth of the
+        image) and ``median_area`` (the median
+        :func:`autoencoder.figures.effective_area` of the features, in pixels).
+    """
+    from .figures import effective_area, localized_fraction
+
+    row = summarize(model, params, X)
+    row["localized_fraction"] = localized_fraction(params.W1)
+    row["median_area"] = float(np.median(effective_area(params.W1)))
+    return {name: row[name] for name in METRIC_LABELS}
+
+
 def grid_summary(
     X, results: Mapping[tuple[float, float], FitResult], model_factory: Callable[[float, float], Autoencoder]
 ) -> dict[tuple[float, float], dict[str, float]]:
-    """:func:`autoencoder.metrics.summarize` at every grid point.
+    """:func:`point_summary` at every grid point.
 
     Parameters
     ----------
@@ -255,10 +292,10 @@ def grid_summary(
     -------
     dict
         ``(rho, beta) -> {"mean_activation", "near_silent",
-        "reconstruction_mse", "objective"}``, same keys and order as
-        ``results``.
+        "reconstruction_mse", "localized_fraction", "median_area",
+        "objective"}``, same keys and order as ``results``.
     """
-    return {key: summarize(model_factory(*key), result.params, X) for key, result in results.items()}
+    return {key: point_summary(model_factory(*key), result.params, X) for key, result in results.items()}
 
 
 def point_figures(
@@ -336,7 +373,13 @@ def grid_points(
     model_factory: Callable[[float, float], Autoencoder],
     summary: Mapping[tuple[float, float], Mapping[str, float]],
     *,
-    metrics: Sequence[str] = ("mean_activation", "near_silent", "reconstruction_mse"),
+    metrics: Sequence[str] = (
+        "mean_activation",
+        "near_silent",
+        "reconstruction_mse",
+        "localized_fraction",
+        "median_area",
+    ),
     patch_shape=(28, 28),
     size_px: int = 300,
     dpi: int = 72,
@@ -353,7 +396,8 @@ def grid_points(
     summary : mapping
         :func:`grid_summary` of the same grid.
     metrics : sequence of str
-        Keys of ``summary`` to show, labelled by :data:`METRIC_LABELS`.
+        Keys of ``summary`` to show, labelled by :data:`METRIC_LABELS`; the
+        median effective area is shown as a whole number of pixels.
     patch_shape, size_px, dpi
         As for :func:`point_figures`.
 
@@ -370,9 +414,13 @@ def grid_points(
         mosaic, histogram = point_figures(
             model_factory(*key), result.params, X, patch_shape=patch_shape, size_px=size_px, dpi=dpi
         )
-        shown = {METRIC_LABELS[name]: float(summary[key][name]) for name in metrics}
+        shown = {METRIC_LABELS[name]: _shown(name, summary[key][name]) for name in metrics}
         points[key] = {"mosaic_png": mosaic, "histogram_png": histogram, "metrics": shown}
     return points
+
+
+def _shown(name: str, value: float) -> float | int:
+    return int(round(float(value))) if name in _WHOLE_METRICS else float(value)
 
 
 def plot_tradeoff(summary: Mapping[tuple[float, float], Mapping[str, float]], rhos, betas, ax=None):
@@ -508,10 +556,13 @@ def retrain_panel(
         finally:
             button.disabled = False
         mosaic.value, histogram.value = point_figures(model, result.params, X, patch_shape=patch_shape)
-        rows = summarize(model, result.params, X)
+        rows = point_summary(model, result.params, X)
         table.value = (
             "<table>"
-            + "".join(f"<tr><th>{METRIC_LABELS[name]}</th><td>{value:.3f}</td></tr>" for name, value in rows.items())
+            + "".join(
+                f"<tr><th>{METRIC_LABELS[name]}</th><td>{format_value(_shown(name, value))}</td></tr>"
+                for name, value in rows.items()
+            )
             + "</table>"
         )
         status.value = f"Trained ρ = {rho:g}, β = {beta:g}: {result.n_iter} iterations ({result.message})."

@@ -1,11 +1,15 @@
 """The (ρ, β) grid: validation, determinism across processes, the cache, warm starts, summaries and figures."""
 
+import json
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from autoencoder import grid
 from autoencoder.cache import cache_key
 from autoencoder.explorer import slider_html
+from autoencoder.metrics import summarize
 from autoencoder.model import Autoencoder
 
 RHOS = [0.05, 0.2]
@@ -136,6 +140,66 @@ def test_grid_summary_has_every_point_and_metric(data, tmp_path):
         np.testing.assert_allclose(metrics["objective"], results[key].loss, rtol=1e-10)
 
 
+def hand_made_point(areas):
+    """A 16-pixel model whose feature ``j`` is spread evenly over ``areas[j]`` pixels, and its parameters.
+
+    A row with ``k`` equal non-zero weights has effective area ``(k w²)² / (k w⁴) = k``.
+    """
+    model = grid.model_factory(len(areas), SIZE["weight_decay"])(0.1, 3.0)
+    params = model.init_params(16, seed=0)
+    params.W1[:] = 0.0
+    for j, k in enumerate(areas):
+        params.W1[j, :k] = (-1.0) ** j * (j + 1) / 10
+    return model, params
+
+
+def test_point_summary_counts_the_localized_features(data):
+    # 10 % of 16 pixels is 1.6: only the one-pixel feature is localized; the areas' median is 3.
+    model, params = hand_made_point([1, 2, 4, 16])
+    X = data[:, :16]
+    row = grid.point_summary(model, params, X)
+    assert list(row) == list(grid.METRIC_LABELS)
+    assert row["localized_fraction"] == 1 / 4
+    assert row["median_area"] == pytest.approx((2 + 4) / 2, rel=1e-12)
+    assert {k: row[k] for k in summarize(model, params, X)} == summarize(model, params, X)
+
+
+def test_the_explorers_show_each_points_localized_fraction(data):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("ipywidgets")
+    from bs4 import BeautifulSoup
+
+    from autoencoder.explorer import explorer_widget
+
+    X = data[:, :16]
+    models = {(0.1, 0.0): hand_made_point([1, 2, 4, 16]), (0.1, 3.0): hand_made_point([1, 1, 1, 9])}
+    results = {key: SimpleNamespace(params=params) for key, (_, params) in models.items()}
+    factory = grid.model_factory(4, SIZE["weight_decay"])
+    summary = grid.grid_summary(X, results, factory)
+    points = grid.grid_points(X, results, factory, summary, patch_shape=(4, 4))
+    # Localized fractions 1/4 and 3/4; median areas (2 + 4) / 2 = 3 and 1 pixels, shown whole.
+    assert points[0.1, 0.0]["metrics"]["localized features"] == 0.25
+    assert points[0.1, 3.0]["metrics"]["localized features"] == 0.75
+    assert points[0.1, 0.0]["metrics"]["median effective area (pixels)"] == 3
+    assert points[0.1, 3.0]["metrics"]["median effective area (pixels)"] == 1
+
+    root = BeautifulSoup(slider_html(points, rho_values=[0.1], beta_values=[0, 3]), "html.parser")
+    row = root.find("tr", attrs={"data-metric": "localized features"})
+    assert row.td.string == "0.250"
+    data_block = json.loads(root.find("script", class_="explorer-data").string)
+    k = data_block["metric_names"].index("localized features")
+    assert [data_block["points"][f"0,{j}"]["metrics"][k] for j in (0, 1)] == ["0.250", "0.750"]
+    area = data_block["metric_names"].index("median effective area (pixels)")
+    assert [data_block["points"][f"0,{j}"]["metrics"][area] for j in (0, 1)] == ["3", "1"]
+
+    box = explorer_widget(points, [0.1], [0.0, 3.0])
+    _, beta, _, table = box.children
+    assert "<th>localized features</th><td>0.250</td>" in table.value
+    beta.value = 3.0
+    assert "<th>localized features</th><td>0.750</td>" in table.value
+    assert "<th>median effective area (pixels)</th><td>1</td>" in table.value
+
+
 def test_grid_points_feed_the_slider(data, tmp_path):
     pytest.importorskip("matplotlib")
     results = train(data, tmp_path, rhos=[0.1], betas=[0, 3], n_jobs=1)
@@ -146,7 +210,13 @@ def test_grid_points_feed_the_slider(data, tmp_path):
     for point in points.values():
         assert point["mosaic_png"].startswith(b"\x89PNG\r\n\x1a\n")
         assert point["histogram_png"].startswith(b"\x89PNG\r\n\x1a\n")
-        assert list(point["metrics"]) == ["mean activation", "near-silent units", "reconstruction error"]
+        assert list(point["metrics"]) == [
+            "mean activation",
+            "near-silent units",
+            "reconstruction error",
+            "localized features",
+            "median effective area (pixels)",
+        ]
     page = slider_html(points, rho_values=[0.1], beta_values=[0, 3])
     assert page.count("data:image/png;base64,") == 4
     with pytest.raises(ValueError, match="metrics"):
@@ -208,7 +278,7 @@ def test_retrain_panel_trains_only_on_click(data, monkeypatch):
     assert calls == [(0.2, 3.0)]
     assert progress.value == 4 and not button.disabled
     assert bytes(mosaic.value).startswith(b"\x89PNG") and bytes(histogram.value).startswith(b"\x89PNG")
-    assert "reconstruction error" in table.value
+    assert "reconstruction error" in table.value and "localized features" in table.value
     assert status.value.startswith("Trained ρ = 0.2, β = 3")
 
 

@@ -161,6 +161,10 @@ class Explorer:
             point["mosaic"], point["histogram"] = self.initial_images
         return point
 
+    def shown_metric(self, name: str) -> str:
+        """The text the page shows now for the metric ``name``."""
+        return self.root.locator(f'tr[data-metric="{name}"] td.explorer-metric-value').text_content()
+
     def set(self, i: int, j: int) -> None:
         self.rho.fill(str(i))
         self.beta.fill(str(j))
@@ -213,6 +217,27 @@ def test_explorer_sliders_show_each_stored_grid_point(site, site_url, open_site,
         explorer.page.keyboard.press("ArrowLeft")
         explorer.check_shows(last[0], last[1] - 1)
     explorer.root.screenshot(path=screenshots / "explorer-moved.png")
+    view.assert_clean()
+
+
+def test_explorer_slider_moves_the_localized_fraction(site, site_url, open_site):
+    # The share of localized features is among the numbers under the sliders, and follows them.
+    view, explorer = explorer_page(open_site, site_url)
+    name = "localized features"
+    assert name in explorer.data["metric_names"]
+    k = explorer.data["metric_names"].index(name)
+    i0, j0 = map(int, explorer.data["initial"].split(","))
+    assert explorer.shown_metric(name) == explorer.expected(i0, j0)["metrics"][k]
+    others = [
+        (i, j)
+        for i in range(len(explorer.data["rho"]))
+        for j in range(len(explorer.data["beta"]))
+        if explorer.expected(i, j)["metrics"][k] != explorer.expected(i0, j0)["metrics"][k]
+    ]
+    assert others, "every grid point shows the same localized fraction: the check could not fail"
+    for i, j in (others[0], others[-1]):
+        explorer.set(i, j)
+        assert explorer.shown_metric(name) == explorer.expected(i, j)["metrics"][k]
     view.assert_clean()
 
 
