@@ -314,7 +314,10 @@ def point_figures(
     patch_shape : tuple of int, default (28, 28)
         Shape of one input image, ``h * w = n``.
     size_px : int, default 300
-        Approximate width and height of each figure in pixels.
+        Approximate height of each figure in pixels.  The mosaic's side is
+        the multiple of its own pixel count (tiles and separators) nearest
+        ``size_px``, at least once, so that every weight is a square of whole
+        screen pixels (196 tiles of 28 x 28: 407 pixels).
     dpi : int, default 72
 
     Returns
@@ -327,10 +330,13 @@ def point_figures(
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, NullLocator
 
-    from .plotting import plot_activation_histogram, plot_mosaic, png_bytes
+    from .plotting import mosaic_image, plot_activation_histogram, plot_mosaic, png_bytes
 
     inches = size_px / dpi
-    fig = plt.figure(figsize=(inches, inches))
+    # A whole number of screen pixels per weight pixel: resampling would thin some separators and strokes.
+    native = max(mosaic_image(params.W1, patch_shape).shape)
+    side = native * max(1, round(size_px / native)) / dpi
+    fig = plt.figure(figsize=(side, side))
     plot_mosaic(params.W1, patch_shape, ax=fig.add_axes((0, 0, 1, 1)))
     mosaic = _compact_png(png_bytes(fig, dpi=dpi), colours=None)
 
