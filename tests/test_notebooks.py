@@ -20,8 +20,12 @@ SHARED_KNOBS = ("n_train", "n_hidden", "rho", "beta", "weight_decay", "max_iter"
 # (beta = 1 is not a value of chapter 7's grid), and -p converged_max_iter 12 for the networks that
 # chapters 2 and 3 train to convergence on all of MNIST.
 SMALL = {"n_train": 600, "max_iter": 12, "converged_max_iter": 12, "rho": 0.05, "beta": 1.0}
-# Knobs of one chapter that the shared ones leave large: chapter 8's probes train on its labeled images.
-SMALL_OWN = {"08_features_worth": {"n_labeled": 2_000, "labels_per_class": [10, 100]}}
+# Knobs of one chapter that the shared ones leave large: chapter 8's probes train on its labeled images,
+# chapter 7 draws a 196-unit mosaic for each of its 30 grid points.
+SMALL_OWN = {
+    "07_explore_rho_beta": {"n_hidden": 49},
+    "08_features_worth": {"n_labeled": 2_000, "labels_per_class": [10, 100]},
+}
 
 
 def parameters_cell(path):
