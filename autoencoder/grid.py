@@ -3,8 +3,9 @@
 :func:`train_grid` trains the network of :func:`autoencoder.experiments.sparse_sigmoid`
 at every pair ``(ρ, β)`` of two lists, through the model cache (:mod:`autoencoder.cache`)
 (so a rebuild of the book reads every point from disk), on a Dask cluster;
-:func:`grid_summary` measures each trained point with
-:func:`autoencoder.metrics.summarize`; :func:`grid_points` renders the small
+:func:`grid_summary` measures each trained point with :func:`point_summary`
+(:func:`autoencoder.metrics.summarize` and the localized fraction and median
+effective area of its features); :func:`grid_points` renders the small
 figures that :func:`autoencoder.explorer.slider_html` swaps; and
 :func:`plot_tradeoff` draws reconstruction error against achieved sparsity for
 the whole grid.
