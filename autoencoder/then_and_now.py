@@ -20,7 +20,9 @@ mean L1 norm of the code, ``(1/m) Σ_i Σ_j a_ij = Σ_j ρ̂_j`` (Appendix A's
 ``φ(ρ̂) = |ρ − ρ̂|`` at ``ρ = 0``, within the smoothing ``ε`` per unit).
 
 Every network is trained through :func:`autoencoder.cache.fit_cached` and
-measured with :mod:`autoencoder.sae_measures`.  Plotting is in
+measured with :mod:`autoencoder.sae_measures`; the 2023 family may be trained
+by continuation in the width of the L1 smoothing
+(:mod:`autoencoder.continuation`) within the same iteration budget.  Plotting is in
 :mod:`autoencoder.then_and_now_figures`.
 """
 
@@ -35,6 +37,7 @@ import numpy as np
 
 from ._validation import check_int, check_real
 from .cache import fit_cached
+from .continuation import ContinuationResult, check_widths, fit_l1_continuation
 from .model import Autoencoder, FitResult, validate_data
 from .objective import output
 from .sae_measures import fraction_of_variance_unexplained, sae_measures
@@ -50,6 +53,7 @@ __all__ = [
     "matched_l0",
     "measure_members",
     "nearest_member",
+    "stage_iterations",
     "train_members",
 ]
 
@@ -154,9 +158,51 @@ def configurations(
     return members
 
 
+def stage_iterations(max_iter: int, n_stages: int, stage_iter: int) -> list[int]:
+    """Split ``max_iter`` L-BFGS iterations over the stages of an L1 continuation.
+
+    Every stage after the first gets ``min(stage_iter, max_iter // n_stages)``
+    iterations and the first gets the rest, so the stages together take
+    exactly ``max_iter``, the budget of every other network.
+
+    Parameters
+    ----------
+    max_iter : int
+        ``≥ n_stages``.
+    n_stages : int
+        ``≥ 1``.
+    stage_iter : int
+        ``≥ 1``: iterations of each later stage, when the budget allows.
+
+    Returns
+    -------
+    list of int
+        ``n_stages`` numbers ``≥ 1`` that sum to ``max_iter``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``max_iter`` when it is below ``n_stages``.
+    """
+    n_stages = check_int("n_stages", n_stages, 1)
+    max_iter = check_int("max_iter", max_iter, 1)
+    stage_iter = check_int("stage_iter", stage_iter, 1)
+    if max_iter < n_stages:
+        raise ValueError(f"max_iter must be at least the {n_stages} stages of the continuation; got {max_iter}")
+    later = min(stage_iter, max_iter // n_stages)
+    return [max_iter - later * (n_stages - 1)] + [later] * (n_stages - 1)
+
+
 def train_members(
-    members: Sequence[Member], X, *, max_iter: int, seed: int, directory: Path | None = None
-) -> dict[str, FitResult]:
+    members: Sequence[Member],
+    X,
+    *,
+    max_iter: int,
+    seed: int,
+    l1_widths: Sequence[float] | None = None,
+    l1_stage_iter: int = 20,
+    directory: Path | None = None,
+) -> dict[str, FitResult | ContinuationResult]:
     """Train every member on ``X`` from the same initial weights, through the model cache.
 
     Parameters
@@ -164,20 +210,49 @@ def train_members(
     members : sequence of Member
     X : ndarray of shape (m, n)
     max_iter : int
-        L-BFGS iterations of every network.
+        L-BFGS iterations of every network (of all stages together for a
+        continuation).
     seed : int
         Seed of the initial weights, the same for every network.
+    l1_widths : sequence of float, optional
+        When given, the ``l1`` members are trained by continuation in the
+        smoothing width (:func:`autoencoder.continuation.fit_l1_continuation`)
+        through these widths, decreasing to the model's own, with the
+        iterations of :func:`stage_iterations`; otherwise by a plain fit.
+    l1_stage_iter : int, default 20
+        Iterations of each stage after the first, when ``max_iter`` allows.
     directory : Path, optional
         Model cache directory; default :func:`autoencoder.cache.cache_dir`.
 
     Returns
     -------
-    dict of str to FitResult
-        By member label.
+    dict of str to FitResult or ContinuationResult
+        By member label; both have ``params``, ``n_iter``, ``loss`` and
+        ``history``.
+
+    Raises
+    ------
+    ValueError
+        Before any training, for a bad ``max_iter``, ``seed``, width or
+        stage count.
     """
     max_iter = check_int("max_iter", max_iter, 1)
     seed = check_int("seed", seed, 0)
-    return {m.label: fit_cached(m.model, X, max_iter=max_iter, seed=seed, directory=directory) for m in members}
+    stages = None
+    if l1_widths is not None:
+        smoothing = next((m.model.l1_smoothing for m in members if m.model.sparsity == "l1"), None)
+        if smoothing is not None:
+            l1_widths = check_widths(l1_widths, smoothing, name="l1_widths")
+            stages = stage_iterations(max_iter, len(l1_widths), l1_stage_iter)
+    fits = {}
+    for m in members:
+        if stages is not None and m.model.sparsity == "l1":
+            fits[m.label] = fit_l1_continuation(
+                m.model, X, widths=l1_widths, max_iter=stages, seed=seed, directory=directory
+            )
+        else:
+            fits[m.label] = fit_cached(m.model, X, max_iter=max_iter, seed=seed, directory=directory)
+    return fits
 
 
 def measure_members(members: Sequence[Member], fits: dict[str, FitResult], X, X_test=None) -> list[dict]:
@@ -186,7 +261,7 @@ def measure_members(members: Sequence[Member], fits: dict[str, FitResult], X, X_
     Parameters
     ----------
     members : sequence of Member
-    fits : dict of str to FitResult
+    fits : dict of str to FitResult or ContinuationResult
         By member label (:func:`train_members`).
     X : ndarray of shape (m, n)
         The training images: L0, frequencies, dead and dense units, FVU.
@@ -224,7 +299,7 @@ def measure_members(members: Sequence[Member], fits: dict[str, FitResult], X, X_
                 "hard_fvu": hard,
                 "sparsity_term": float(np.sum(penalty.value(rho_hat.astype(np.float64), member.model.rho))),
                 "n_iter": fit.n_iter,
-                "message": fit.message,
+                "message": fit.final.message if isinstance(fit, ContinuationResult) else fit.message,
             }
         )
     return rows

@@ -95,6 +95,17 @@ def test_matched_l0_reads_each_family_at_the_same_l0():
     assert then_and_now.nearest_member(rows, "2024", 7.0)["l0"] == 8.0
 
 
+def test_stage_iterations_share_the_budget():
+    assert then_and_now.stage_iterations(200, 5, 20) == [120, 20, 20, 20, 20]
+    assert then_and_now.stage_iterations(12, 5, 20) == [4, 2, 2, 2, 2]  # 12 // 5 = 2 for each later stage
+    assert then_and_now.stage_iterations(7, 1, 20) == [7]
+    for max_iter, n in [(200, 5), (12, 5), (5, 5), (31, 4)]:
+        stages = then_and_now.stage_iterations(max_iter, n, 20)
+        assert sum(stages) == max_iter and min(stages) >= 1
+    with pytest.raises(ValueError, match="max_iter must be at least the 5 stages of the continuation; got 4"):
+        then_and_now.stage_iterations(4, 5, 20)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     rng = np.random.default_rng(0)
@@ -113,6 +124,21 @@ def test_every_member_is_trained_through_the_cache(trained):
     again = then_and_now.train_members(members, X, max_iter=5, seed=0, directory=directory)
     for m in members:
         np.testing.assert_array_equal(again[m.label].params.flat, fits[m.label].params.flat)
+
+
+def test_l1_members_train_by_continuation_within_the_budget(trained):
+    members, fits, X, directory = trained
+    widths = [1e-2, L1_SMOOTHING]
+    cont = then_and_now.train_members(members, X, max_iter=5, seed=0, l1_widths=widths, directory=directory)
+    l1 = members[1]
+    assert cont[l1.label].widths == tuple(widths)
+    assert [s.n_iter for s in cont[l1.label].stages] == [3, 2]
+    for m in (members[0], members[2]):  # the others are the plain runs, from the cache
+        np.testing.assert_array_equal(cont[m.label].params.flat, fits[m.label].params.flat)
+    rows = then_and_now.measure_members(members, cont, X)
+    assert rows[1]["n_iter"] == 5 and rows[1]["message"] == cont[l1.label].final.message
+    with pytest.raises(ValueError, match=r"l1_widths must end at the model's l1_smoothing"):
+        then_and_now.train_members(members, X, max_iter=5, seed=0, l1_widths=[1e-2, 1e-3], directory=directory)
 
 
 def test_measures_of_the_trained_members(trained):
