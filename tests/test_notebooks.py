@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXPLORER = ROOT / "notebooks" / "07_explore_rho_beta.ipynb"
 FEATURES_WORTH = ROOT / "notebooks" / "08_features_worth.ipynb"
+THEN_AND_NOW = ROOT / "notebooks" / "09_then_and_now.ipynb"
 SHARED_KNOBS = ("n_train", "n_hidden", "rho", "beta", "weight_decay", "max_iter", "seed")
 # What a reader types to run every chapter small: -p n_train 600 -p max_iter 12 -p rho 0.05 -p beta 1.0
 # (beta = 1 is not a value of chapter 7's grid), and -p converged_max_iter 12 for the networks that
@@ -183,8 +184,21 @@ def test_a_bad_knob_is_refused_under_its_name(path, tmp_path):
         (FEATURES_WORTH, {"probe_weight_decay": -1}, "probe_weight_decay must lie in [0, inf]; got -1"),
         (FEATURES_WORTH, {"labels_per_class": "[100, 2.5]"}, "labels_per_class[1] must be an integer >= 1; got '2.5'"),
         (FEATURES_WORTH, {"labels_per_class": "[100, 5000]"}, "labels_per_class[1] must be at most 2920"),
+        (THEN_AND_NOW, {"k_values": "[5, 101]"}, "k_values[1] must be an integer in [1, 100]; got 101"),
+        (THEN_AND_NOW, {"l0_values": "[0, 10]"}, "l0_values[0] must lie in (0, inf]; got 0.0"),
     ],
-    ids=["n_train", "n_show", "rho", "beta_values", "n_unlabeled", "probe_weight_decay", "labels_int", "labels_max"],
+    ids=[
+        "n_train",
+        "n_show",
+        "rho",
+        "beta_values",
+        "n_unlabeled",
+        "probe_weight_decay",
+        "labels_int",
+        "labels_max",
+        "k_values",
+        "l0_values",
+    ],
 )
 def test_chapter_specific_refusals(path, params, message, tmp_path):
     with pytest.raises(PapermillExecutionError) as error:
