@@ -1,6 +1,6 @@
 """The objective and gradient used for training: in place, blocked, on every core, the same bits on any.
 
-Same mathematics as :func:`autoencoder.objective.loss_and_grad_reference`
+Same mathematics as :meth:`autoencoder.objective.Objective.reference`
 (Appendix A), organised so that the five matrix products do nearly all the
 work, and so that the result does not depend on how many workers share it:
 
@@ -90,12 +90,7 @@ SLOTS_PER_WORKER = 2
 
 
 def loss_and_grad(
-    f,
-    g,
-    penalty,
-    rho,
-    beta,
-    weight_decay,
+    objective,
     params: Params,
     X,
     grad: Params,
@@ -107,11 +102,9 @@ def loss_and_grad(
 
     Parameters
     ----------
-    f, g : Activation
-        Hidden and output transfer functions.
-    penalty : SparsityPenalty
-    rho, beta, weight_decay : float
-        ``ρ``, ``β`` (0 disables the sparsity term) and ``λ``.
+    objective : Objective
+        The transfer functions, the penalty, ``ρ``, ``β`` (0 disables the
+        sparsity term) and ``λ`` (:class:`autoencoder.objective.Objective`).
     params : Params
         Same dtype as ``X``.
     X : ndarray of shape (m, n)
@@ -131,13 +124,14 @@ def loss_and_grad(
     """
     m, n = X.shape
     p = params.n_hidden
+    f, g, weight_decay = objective.f, objective.g, objective.weight_decay
     ws = workspace if workspace is not None and workspace.fits(X, p) else Workspace(X, p)
     with ws.lock, single_threaded_blas():
         if f.needs_input and ws.z2 is None:
             ws.z2 = np.empty((m, p), X.dtype)
         W1, b1, W2, b2 = params.W1, params.b1, params.W2, params.b2
         tanh_output = ws.tanh and g.name == "sigmoid"
-        ev = _Evaluation(f, g, penalty, rho, beta, X, W1, b1, -b1, W2, b2, ws, grad, weight_decay, tanh_output)
+        ev = _Evaluation(objective, X, W1, b1, -b1, W2, b2, ws, grad, tanh_output)
         _run(ev)
         sparsity = ev.results["sparsity"]
         reconstruction = 0.5 * sum(ws.block_sq_errors) / m
@@ -448,11 +442,7 @@ def _times_derivative(act, z, a, target, scratch):
 class _Evaluation:
     """What every worker of one evaluation reads."""
 
-    f: object
-    g: object
-    penalty: object
-    rho: float
-    beta: float
+    objective: object  # an autoencoder.objective.Objective
     X: np.ndarray
     W1: np.ndarray
     b1: np.ndarray
@@ -461,9 +451,24 @@ class _Evaluation:
     b2: np.ndarray
     ws: Workspace
     grad: Params
-    weight_decay: float
     tanh_output: bool  # σ(z3) through tanh: the deltas carried are c = 8 times δ3 and δ2
     results: dict = field(default_factory=dict)  # "sparsity" and "w_squared", set once ρ̂ is known
+
+    @property
+    def f(self):
+        return self.objective.f
+
+    @property
+    def g(self):
+        return self.objective.g
+
+    @property
+    def beta(self) -> float:
+        return self.objective.beta
+
+    @property
+    def weight_decay(self) -> float:
+        return self.objective.weight_decay
 
     @property
     def scale(self) -> int:
@@ -755,8 +760,9 @@ def _sparsity(ev: _Evaluation):
     ws = ev.ws
     rho_hat = ws.block_a2_sums.sum(axis=0) / ws.shape[0]
     if ev.beta:
-        ev.results["sparsity"] = ev.beta * float(np.sum(ev.penalty.value(rho_hat, ev.rho)))
-        ws.sparse_grad[...] = ev.beta * ev.penalty.derivative(rho_hat, ev.rho)
+        penalty, rho = ev.objective.penalty, ev.objective.rho
+        ev.results["sparsity"] = ev.beta * float(np.sum(penalty.value(rho_hat, rho)))
+        ws.sparse_grad[...] = ev.beta * penalty.derivative(rho_hat, rho)
         if ev.scale != 1:
             ws.sparse_grad *= ev.scale
     else:

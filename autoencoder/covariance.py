@@ -297,12 +297,7 @@ class Workspace:
 
 
 def loss_and_grad(
-    f: Activation,
-    g: Activation,
-    penalty,
-    rho: float,
-    beta: float,
-    weight_decay: float,
+    objective,
     params: Params,
     moments: Moments,
     grad: Params,
@@ -314,11 +309,10 @@ def loss_and_grad(
 
     Parameters
     ----------
-    f, g : Activation
-        Hidden and output transfer functions, both affine (:func:`applies`).
-    penalty : SparsityPenalty
-    rho, beta, weight_decay : float
-        ``ρ``, ``β`` (0 disables the sparsity term) and ``λ``.
+    objective : Objective
+        The transfer functions, both affine (:func:`applies`), the penalty,
+        ``ρ``, ``β`` (0 disables the sparsity term) and ``λ``
+        (:class:`autoencoder.objective.Objective`).
     params : Params
         float64.
     moments : Moments
@@ -343,6 +337,8 @@ def loss_and_grad(
         If a transfer function is not affine, or ``params`` or ``grad`` is
         not float64 of the moments' width.
     """
+    f, g, penalty = objective.f, objective.g, objective.penalty
+    rho, beta, weight_decay = objective.rho, objective.beta, objective.weight_decay
     if not applies(f, g):
         raise ValueError(
             f"the covariance form needs affine transfer functions in both layers ('linear' or 'taylor1'); "
@@ -454,5 +450,5 @@ class CovarianceObjective:
         X = self.model._check_X(X)
         params = self.model._check_params(params, X).astype(np.float64)
         grad = Params.zeros(params.n_visible, params.n_hidden, np.float64)
-        loss = loss_and_grad(*self.model._terms_args(), params, compute_moments(X), grad)
+        loss = loss_and_grad(self.model.objective, params, compute_moments(X), grad)
         return loss, grad

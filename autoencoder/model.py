@@ -23,7 +23,7 @@ from scipy.optimize import minimize
 from . import _fast, covariance
 from ._validation import check_int, check_real
 from .activations import ACTIVATIONS, Activation, get_activation, top_k
-from .objective import hidden, loss_terms, output
+from .objective import Objective, hidden, output
 from .params import Params
 from .sparsity import L1_SMOOTHING, PENALTIES, SparsityPenalty, get_penalty, l1_penalty
 
@@ -259,8 +259,10 @@ class Autoencoder:
         """Whether both transfer functions are affine, so that :meth:`fit` trains on the covariance form."""
         return covariance.applies(self.f, self.g)
 
-    def _terms_args(self):
-        return (self.f, self.g, self.penalty, self.rho, self.effective_beta, self.weight_decay)
+    @property
+    def objective(self) -> Objective:
+        """``J``'s transfer functions, penalty, ``ρ``, ``β`` (:attr:`effective_beta`) and ``λ``, frozen."""
+        return Objective(self.f, self.g, self.penalty, self.rho, self.effective_beta, self.weight_decay)
 
     def to_dict(self) -> dict:
         """The configuration as a plain dict (for caching and display).
@@ -351,7 +353,7 @@ class Autoencoder:
         params = self._check_params(params, X)
         grad = Params.zeros(params.n_visible, params.n_hidden, X.dtype)
         workspace = _fast.reusable_workspace(X, self.n_hidden)
-        loss = _fast.loss_and_grad(*self._terms_args(), params, X, grad, workspace=workspace)
+        loss = self.objective.fast(params, X, grad, workspace=workspace)
         return loss, grad
 
     def loss_terms(self, params: Params, X) -> dict[str, float]:
@@ -364,7 +366,7 @@ class Autoencoder:
         """
         X = self._check_X(X)
         params = self._check_params(params, X)
-        return loss_terms(*self._terms_args(), params, X)
+        return self.objective.terms(params, X)
 
     def encode(self, params: Params, X) -> np.ndarray:
         """Hidden activations ``f(X W1ᵀ + b1)``, shape (m, n_hidden)."""
@@ -452,7 +454,7 @@ class Autoencoder:
             params = self.init_params(n, seed=seed, dtype=np.float64 if in_float64 else X.dtype)
         else:
             params = self._check_params(params, X).copy()
-        args = self._terms_args()
+        objective = self.objective
         work = None if in_float64 else Params.zeros(n, self.n_hidden, X.dtype)
         grad = Params.zeros(n, self.n_hidden, np.float64 if in_float64 else X.dtype)
         grad64 = grad.flat if in_float64 else np.empty(grad.flat.shape)
@@ -460,7 +462,7 @@ class Autoencoder:
         timing = {"objective": 0.0, "evals": 0}
         last = {"terms": None}
 
-        def objective(theta):
+        def evaluate(theta):
             t0 = time.perf_counter()
             if in_float64:
                 point = Params.from_flat(theta, n, self.n_hidden)
@@ -468,9 +470,9 @@ class Autoencoder:
                 work.flat[...] = theta
                 point = work
             if affine:
-                loss, terms = covariance.loss_and_grad(*args, point, state.moments, grad, workspace=state, terms=True)
+                loss, terms = objective.covariance(point, state.moments, grad, workspace=state, terms=True)
             else:
-                loss, terms = _fast.loss_and_grad(*args, point, X, grad, workspace=state, terms=True)
+                loss, terms = objective.fast(point, X, grad, workspace=state, terms=True)
             if not in_float64:
                 grad64[...] = grad.flat
             np.copyto(last_x, theta)
@@ -484,7 +486,7 @@ class Autoencoder:
         def on_iteration(intermediate_result):
             theta = intermediate_result.x
             if not np.array_equal(theta, last_x):
-                objective(theta)
+                evaluate(theta)
             for k in TERMS:
                 history[k].append(last["terms"][k])
             if callback is not None:
@@ -497,11 +499,11 @@ class Autoencoder:
                 state = covariance.Workspace(covariance.compute_moments(X), self.n_hidden)
             else:
                 state = _fast.Workspace(X, self.n_hidden)
-            objective(params.flat.astype(np.float64))
+            evaluate(params.flat.astype(np.float64))
             for k in TERMS:
                 history[k].append(last["terms"][k])
             result = minimize(
-                objective,
+                evaluate,
                 params.flat.astype(np.float64),
                 jac=True,
                 method="L-BFGS-B",

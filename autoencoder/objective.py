@@ -22,19 +22,26 @@ line per equation of the paper's Appendix A, vectorized over the rows of ``X``
     \\nabla_{W_1} J &= \\tfrac1m \\delta^{(2)\\top} X + \\lambda W_1, \\quad
     \\nabla_{b_1} J = \\tfrac1m \\textstyle\\sum_i \\delta^{(2)}_i
 
-The fast implementation used for training lives in :mod:`autoencoder._fast`;
-it must agree with this one (tests check it to 1e-12 relative in float64).
+:class:`Objective` holds what ``J`` depends on besides the parameters and
+the data, and evaluates it three ways: :meth:`Objective.reference` is this
+module's equation-by-equation implementation, :meth:`Objective.fast` the one
+used for training (:mod:`autoencoder._fast`), which must agree with it (tests
+check it to 1e-12 relative in float64), and :meth:`Objective.covariance` the
+covariance form of an affine network (:mod:`autoencoder.covariance`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from . import _fast, covariance
 from .activations import Activation
 from .params import Params
 from .sparsity import SparsityPenalty
 
-__all__ = ["loss_terms", "loss_and_grad_reference"]
+__all__ = ["Objective", "hidden", "output"]
 
 
 def hidden(f: Activation, params: Params, X: np.ndarray):
@@ -49,50 +56,11 @@ def output(g: Activation, params: Params, a2: np.ndarray):
     return z3, g.forward(z3)
 
 
-def loss_terms(
-    f: Activation,
-    g: Activation,
-    penalty: SparsityPenalty,
-    rho: float,
-    beta: float,
-    weight_decay: float,
-    params: Params,
-    X: np.ndarray,
-) -> dict[str, float]:
-    """The three terms of ``J`` and their sum.
+@dataclass(frozen=True)
+class Objective:
+    """``J`` without its parameters and data: the transfer functions, the penalty, ``ρ``, ``β`` and ``λ``.
 
-    Returns
-    -------
-    dict
-        ``reconstruction`` (``(1/m) Σ ½‖h − x‖²``), ``weight_decay``
-        (``λ ½ (‖W1‖² + ‖W2‖²)``), ``sparsity`` (``β Σ φ(ρ̂)``) and
-        ``total``, as Python floats.
-    """
-    m = X.shape[0]
-    _, a2 = hidden(f, params, X)
-    _, h = output(g, params, a2)
-    recon = 0.5 * float(np.sum((h - X) ** 2)) / m
-    decay = 0.5 * weight_decay * float(np.sum(params.W1**2) + np.sum(params.W2**2))
-    sparse = beta * float(np.sum(penalty.value(a2.mean(axis=0), rho))) if beta else 0.0
-    return {
-        "reconstruction": recon,
-        "weight_decay": decay,
-        "sparsity": sparse,
-        "total": recon + decay + sparse,
-    }
-
-
-def loss_and_grad_reference(
-    f: Activation,
-    g: Activation,
-    penalty: SparsityPenalty,
-    rho: float,
-    beta: float,
-    weight_decay: float,
-    params: Params,
-    X: np.ndarray,
-) -> tuple[float, Params]:
-    """``J`` and its gradient, straightforwardly, one line per equation.
+    :attr:`autoencoder.Autoencoder.objective` hands it out.
 
     Parameters
     ----------
@@ -100,35 +68,124 @@ def loss_and_grad_reference(
         Hidden and output transfer functions.
     penalty : SparsityPenalty
         ``φ``.
-    rho, beta, weight_decay : float
-        ``ρ``, ``β``, ``λ``.
-    params : Params
-        The point at which to evaluate.
-    X : ndarray of shape (m, n)
-        Examples in rows, same dtype as ``params``.
-
-    Returns
-    -------
-    loss : float
-    grad : Params
-        In a fresh flat vector of the parameters' dtype.
+    rho : float
+        ``ρ``.
+    beta : float
+        ``β``; 0 disables the sparsity term.
+    weight_decay : float
+        ``λ``.
     """
-    m = X.shape[0]
-    z2, a2 = hidden(f, params, X)
-    z3, h = output(g, params, a2)
-    rho_hat = a2.mean(axis=0)
-    diff = h - X
-    loss = (
-        0.5 * float(np.sum(diff**2)) / m
-        + 0.5 * weight_decay * float(np.sum(params.W1**2) + np.sum(params.W2**2))
-        + (beta * float(np.sum(penalty.value(rho_hat, rho))) if beta else 0.0)
-    )
-    delta3 = diff * g.derivative(z3, h)
-    sparsity_term = beta * penalty.derivative(rho_hat, rho) if beta else 0.0
-    delta2 = (delta3 @ params.W2 + sparsity_term) * f.derivative(z2, a2)
-    grad = Params.zeros(params.n_visible, params.n_hidden, params.dtype)
-    grad.W2[...] = delta3.T @ a2 / m + weight_decay * params.W2
-    grad.b2[...] = delta3.sum(axis=0) / m
-    grad.W1[...] = delta2.T @ X / m + weight_decay * params.W1
-    grad.b1[...] = delta2.sum(axis=0) / m
-    return loss, grad
+
+    f: Activation
+    g: Activation
+    penalty: SparsityPenalty
+    rho: float
+    beta: float
+    weight_decay: float
+
+    @property
+    def affine(self) -> bool:
+        """Whether both transfer functions are affine, so that :meth:`covariance` applies."""
+        return covariance.applies(self.f, self.g)
+
+    def terms(self, params: Params, X: np.ndarray) -> dict[str, float]:
+        """The three terms of ``J`` and their sum.
+
+        Parameters
+        ----------
+        params : Params
+        X : ndarray of shape (m, n)
+            Examples in rows, same dtype as ``params``.
+
+        Returns
+        -------
+        dict
+            ``reconstruction`` (``(1/m) Σ ½‖h − x‖²``), ``weight_decay``
+            (``λ ½ (‖W1‖² + ‖W2‖²)``), ``sparsity`` (``β Σ φ(ρ̂)``) and
+            ``total``, as Python floats.
+        """
+        m = X.shape[0]
+        _, a2 = hidden(self.f, params, X)
+        _, h = output(self.g, params, a2)
+        recon = 0.5 * float(np.sum((h - X) ** 2)) / m
+        decay = 0.5 * self.weight_decay * float(np.sum(params.W1**2) + np.sum(params.W2**2))
+        sparse = self.beta * float(np.sum(self.penalty.value(a2.mean(axis=0), self.rho))) if self.beta else 0.0
+        return {
+            "reconstruction": recon,
+            "weight_decay": decay,
+            "sparsity": sparse,
+            "total": recon + decay + sparse,
+        }
+
+    def reference(self, params: Params, X: np.ndarray) -> tuple[float, Params]:
+        """``J`` and its gradient, straightforwardly, one line per equation.
+
+        Parameters
+        ----------
+        params : Params
+            The point at which to evaluate.
+        X : ndarray of shape (m, n)
+            Examples in rows, same dtype as ``params``.
+
+        Returns
+        -------
+        loss : float
+        grad : Params
+            In a fresh flat vector of the parameters' dtype.
+        """
+        f, g, penalty, rho, beta, weight_decay = self.f, self.g, self.penalty, self.rho, self.beta, self.weight_decay
+        m = X.shape[0]
+        z2, a2 = hidden(f, params, X)
+        z3, h = output(g, params, a2)
+        rho_hat = a2.mean(axis=0)
+        diff = h - X
+        loss = (
+            0.5 * float(np.sum(diff**2)) / m
+            + 0.5 * weight_decay * float(np.sum(params.W1**2) + np.sum(params.W2**2))
+            + (beta * float(np.sum(penalty.value(rho_hat, rho))) if beta else 0.0)
+        )
+        delta3 = diff * g.derivative(z3, h)
+        sparsity_term = beta * penalty.derivative(rho_hat, rho) if beta else 0.0
+        delta2 = (delta3 @ params.W2 + sparsity_term) * f.derivative(z2, a2)
+        grad = Params.zeros(params.n_visible, params.n_hidden, params.dtype)
+        grad.W2[...] = delta3.T @ a2 / m + weight_decay * params.W2
+        grad.b2[...] = delta3.sum(axis=0) / m
+        grad.W1[...] = delta2.T @ X / m + weight_decay * params.W1
+        grad.b1[...] = delta2.sum(axis=0) / m
+        return loss, grad
+
+    def fast(
+        self,
+        params: Params,
+        X: np.ndarray,
+        grad: Params,
+        *,
+        workspace: _fast.Workspace | None = None,
+        terms: bool = False,
+    ):
+        """``J`` on the data, its gradient written into ``grad`` (:func:`autoencoder._fast.loss_and_grad`).
+
+        Returns
+        -------
+        loss : float
+        terms : dict, only when ``terms`` is True
+        """
+        return _fast.loss_and_grad(self, params, X, grad, workspace=workspace, terms=terms)
+
+    def covariance(
+        self,
+        params: Params,
+        moments: covariance.Moments,
+        grad: Params,
+        *,
+        workspace: covariance.Workspace | None = None,
+        terms: bool = False,
+    ):
+        """``J`` of an affine network from the data's moments (:func:`autoencoder.covariance.loss_and_grad`).
+
+        Returns
+        -------
+        loss : float
+        terms : dict, only when ``terms`` is True
+        """
+        return covariance.loss_and_grad(self, params, moments, grad, workspace=workspace, terms=terms)

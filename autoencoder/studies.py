@@ -21,7 +21,6 @@ from .activations import ACTIVATIONS
 from .gradcheck import check_gradient
 from .metrics import near_silent_fraction, reconstruction_mse
 from .model import Autoencoder
-from .objective import loss_and_grad_reference
 from .params import Params
 from .pca import PCAResult, principal_angles
 from .progress import task_progress
@@ -382,7 +381,7 @@ class BrokenSparsityGradient:
     """A model whose gradient drops the sparsity term ``β φ'(ρ̂)`` of ``δ²``.
 
     Its objective is that of ``model``; its gradient comes from
-    :func:`autoencoder.objective.loss_and_grad_reference` with the penalty's
+    :meth:`autoencoder.objective.Objective.reference` with the penalty's
     derivative replaced by zero — the mistake of backpropagating the plain
     autoencoder while adding the sparsity penalty to ``J``.
     :func:`autoencoder.check_gradient` accepts it in place of an
@@ -395,15 +394,14 @@ class BrokenSparsityGradient:
 
     def __init__(self, model: Autoencoder):
         self.model = model
-        self._penalty: SparsityPenalty = replace(model.penalty, derivative=_zero_derivative)
+        broken: SparsityPenalty = replace(model.penalty, derivative=_zero_derivative)
+        self._objective = replace(model.objective, penalty=broken)
 
     def loss_and_grad(self, params: Params, X) -> tuple[float, Params]:
         """``J`` (correct) and the gradient without the sparsity term of ``δ²``."""
         m = self.model
         X = np.asarray(X, dtype=np.float64)
-        _, grad = loss_and_grad_reference(
-            m.f, m.g, self._penalty, m.rho, m.effective_beta, m.weight_decay, params.astype(np.float64), X
-        )
+        _, grad = self._objective.reference(params.astype(np.float64), X)
         return m.loss_and_grad(params, X)[0], grad
 
 

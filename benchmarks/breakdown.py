@@ -70,7 +70,7 @@ def output_layer_work(model, params: Params, X: np.ndarray, workspace: _fast.Wor
     blocks = workspace.blocks_of(0)
     x = np.concatenate([X[lo:hi] for lo, hi in blocks])
     offsets = np.cumsum([0] + [hi - lo for lo, hi in blocks])
-    f, g = model._terms_args()[:2]
+    f, g = model.f, model.g
     z3, _ = objective.output(g, params, objective.hidden(f, params, x)[1])
     tanh = workspace.tanh and g.name == "sigmoid"
     start = (0.5 * z3 if tanh else -z3).astype(X.dtype)
@@ -141,12 +141,12 @@ def bench_breakdown(m: int, n_hidden: int, dtype, repeat: int, *, calls: int = 1
     model, params, X = problem(m, n_hidden, dtype)
     workspace = _fast.Workspace(X, n_hidden)
     grad = Params.zeros(N_VISIBLE, n_hidden, X.dtype)
-    args = model._terms_args()
+    objective_ = model.objective
     work, refill, _ = output_layer_work(model, params, X, workspace)
     functions = {
         "products": five_products(params, X),
         "split": split_products(params, X, workspace),
-        "module": lambda: _fast.loss_and_grad(*args, params, X, grad, workspace=workspace),
+        "module": lambda: objective_.fast(params, X, grad, workspace=workspace),
         "output work": work,
         "refill": refill,
     }

@@ -172,10 +172,10 @@ def bench_shape(m: int, n_hidden: int, dtype, repeat: int, *, calls: int = 1, co
     model, params, X = problem(m, n_hidden, dtype)
     workspace = _fast.Workspace(X, n_hidden)
     grad = Params.zeros(N_VISIBLE, n_hidden, X.dtype)
-    args = model._terms_args()
+    objective = model.objective
     functions = {
         "products": five_products(params, X),
-        "module": lambda: _fast.loss_and_grad(*args, params, X, grad, workspace=workspace),
+        "module": lambda: objective.fast(params, X, grad, workspace=workspace),
         "public": lambda: model.loss_and_grad(params, X),
     }
     if compare:
@@ -258,14 +258,14 @@ def _rss_peak(which: str, m: int, n_hidden: int, dtype: str) -> int | None:
 def _evaluations(m: int, n_hidden: int, dtype) -> dict[str, Callable[[], object]]:
     """One evaluation each of the module (allocating its workspace and gradient) and of plain NumPy."""
     model, params, X = problem(m, n_hidden, dtype)
-    args = model._terms_args()
+    objective = model.objective
     small = X[: min(m, 512)]
-    _fast.loss_and_grad(*args, params, small, Params.zeros(N_VISIBLE, n_hidden, X.dtype))  # start BLAS and threads
+    objective.fast(params, small, Params.zeros(N_VISIBLE, n_hidden, X.dtype))  # start BLAS and threads
 
     def module():
         workspace = _fast.Workspace(X, n_hidden)
         grad = Params.zeros(N_VISIBLE, n_hidden, X.dtype)
-        _fast.loss_and_grad(*args, params, X, grad, workspace=workspace)
+        objective.fast(params, X, grad, workspace=workspace)
 
     return {"module": module, "numpy": numpy_objective(model, params, X)}
 

@@ -11,15 +11,14 @@ from collections.abc import Callable
 import numpy as np
 
 from autoencoder import Autoencoder, Params
-from autoencoder.objective import loss_and_grad_reference
 
 __all__ = ["numpy_objective", "torch_objective", "torch_version"]
 
 
 def numpy_objective(model: Autoencoder, params: Params, X: np.ndarray) -> Callable[[], tuple[float, Params]]:
-    """``J`` and its gradient by :func:`autoencoder.objective.loss_and_grad_reference`."""
-    args = model._terms_args()
-    return lambda: loss_and_grad_reference(*args, params, X)
+    """``J`` and its gradient by :meth:`autoencoder.objective.Objective.reference`."""
+    objective = model.objective
+    return lambda: objective.reference(params, X)
 
 
 def torch_version() -> str | None:

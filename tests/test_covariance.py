@@ -7,7 +7,6 @@ import pytest
 
 from autoencoder import Autoencoder, Params, check_gradient, covariance, pca
 from autoencoder.activations import ACTIVATIONS
-from autoencoder.objective import loss_and_grad_reference
 from autoencoder.sparsity import PENALTIES
 from autoencoder.studies import GRADIENT_TOLERANCE
 from autoencoder.synthetic import spectrum_data
@@ -61,7 +60,7 @@ def test_agrees_with_the_data_form_to_1e12(model, rng):
     params = random_point(model, 9, rng)
     objective = covariance.CovarianceObjective(model)
     loss, grad = objective.loss_and_grad(params, X)
-    loss_ref, grad_ref = loss_and_grad_reference(*model._terms_args(), params, X)
+    loss_ref, grad_ref = model.objective.reference(params, X)
     assert_agrees(loss, grad, loss_ref, grad_ref)
     loss_fast, grad_fast = model.loss_and_grad(params, X)
     assert_agrees(loss, grad, loss_fast, grad_fast)
@@ -83,7 +82,7 @@ def test_agrees_near_the_minimum_where_the_error_is_a_small_difference(activatio
     params.b2[...] += (X.mean(axis=0) - model.reconstruct(params, X).mean(axis=0)) / slope
     params.W1[...] += rng.normal(scale=1e-6, size=params.W1.shape)
     loss, grad = covariance.CovarianceObjective(model).loss_and_grad(params, X)
-    loss_ref, grad_ref = loss_and_grad_reference(*model._terms_args(), params, X)
+    loss_ref, grad_ref = model.objective.reference(params, X)
     terms = model.loss_terms(params, X)
     assert terms["reconstruction"] == pytest.approx(0.5 * 6e-2, rel=1e-6)
     assert abs(loss - loss_ref) <= 1e-12 * loss_ref
@@ -113,7 +112,7 @@ def test_terms_add_up_and_match_the_data_form(rng):
     X = rng.normal(size=(50, 7))
     params = random_point(model, 7, rng)
     grad = Params.zeros(7, 3)
-    loss, terms = covariance.loss_and_grad(*model._terms_args(), params, covariance.moments(X), grad, terms=True)
+    loss, terms = model.objective.covariance(params, covariance.moments(X), grad, terms=True)
     expected = model.loss_terms(params, X)
     for key in ("reconstruction", "weight_decay", "sparsity", "total"):
         assert terms[key] == pytest.approx(expected[key], rel=1e-12, abs=1e-15)
@@ -165,7 +164,7 @@ def test_moments_and_evaluations_are_the_same_bits_for_any_worker_count(workers,
         mom = covariance.moments(X)
         grad = Params.zeros(8, 3)
         ws = covariance.Workspace(mom, 3)
-        return mom, covariance.loss_and_grad(*model._terms_args(), params, mom, grad, workspace=ws), grad, ws
+        return mom, model.objective.covariance(params, mom, grad, workspace=ws), grad, ws
 
     monkeypatch.setenv("AUTOENCODER_WORKERS", "1")
     mom1, loss1, grad1, _ = evaluate()
@@ -238,7 +237,7 @@ def test_refuses_networks_that_are_not_affine():
     mom = covariance.moments(np.ones((3, 2)))
     model = Autoencoder(1)
     with pytest.raises(ValueError, match="activation='sigmoid'"):
-        covariance.loss_and_grad(*model._terms_args(), model.init_params(2), mom, Params.zeros(2, 1))
+        model.objective.covariance(model.init_params(2), mom, Params.zeros(2, 1))
 
 
 def test_refuses_float32_or_misshapen_parameters():
@@ -249,7 +248,7 @@ def test_refuses_float32_or_misshapen_parameters():
         (model.init_params(4), Params.zeros(5, 2)),
     ):
         with pytest.raises(ValueError, match="float64 with n_visible = 4"):
-            covariance.loss_and_grad(*model._terms_args(), params, mom, grad)
+            model.objective.covariance(params, mom, grad)
 
 
 # -- fit takes it by itself -------------------------------------------------------------------------

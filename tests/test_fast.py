@@ -8,13 +8,13 @@ checked against it too, and the peak memory of one evaluation is bounded.
 
 import tracemalloc
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from autoencoder import Autoencoder, Params, _fast
 from autoencoder.activations import top_k_mask
-from autoencoder.objective import loss_and_grad_reference
 
 UFLDL = Autoencoder(7, rho=0.1, beta=3.0, weight_decay=3e-3)
 TAYLOR = Autoencoder(7, activation="taylor3", output_activation="taylor5", sparsity="l2", rho=0.4, beta=0.5)
@@ -36,7 +36,7 @@ def _problem(model, m, n, rng, dtype=np.float64):
 def _fast_eval(model, params, X, **workspace_options):
     grad = Params.zeros(X.shape[1], model.n_hidden, X.dtype)
     ws = _fast.Workspace(X, model.n_hidden, **workspace_options)
-    loss = _fast.loss_and_grad(*model._terms_args(), params, X, grad, workspace=ws)
+    loss = model.objective.fast(params, X, grad, workspace=ws)
     return loss, grad
 
 
@@ -62,7 +62,7 @@ def _assert_agrees(loss, grad, loss_ref, grad_ref, rtol):
 )
 def test_blocks_tiles_and_workers_agree_with_reference(model, options, rng):
     X, params = _problem(model, 53, 11, rng)
-    loss_ref, grad_ref = loss_and_grad_reference(*model._terms_args(), params, X)
+    loss_ref, grad_ref = model.objective.reference(params, X)
     loss, grad = _fast_eval(model, params, X, **options)
     _assert_agrees(loss, grad, loss_ref, grad_ref, rtol=1e-12)
 
@@ -84,7 +84,7 @@ def test_tanh_output_is_used_only_for_a_sigmoid_output(rng):
 
 def test_more_workers_than_examples(rng):
     X, params = _problem(UFLDL, 3, 5, rng)
-    loss_ref, grad_ref = loss_and_grad_reference(*UFLDL._terms_args(), params, X)
+    loss_ref, grad_ref = UFLDL.objective.reference(params, X)
     loss, grad = _fast_eval(UFLDL, params, X, workers=8)
     _assert_agrees(loss, grad, loss_ref, grad_ref, rtol=1e-12)
 
@@ -92,7 +92,7 @@ def test_more_workers_than_examples(rng):
 @pytest.mark.parametrize("model", MODELS, ids=IDS)
 def test_float32_agrees_with_float64_reference(model, rng):
     X, params = _problem(model, 300, 20, rng)
-    loss_ref, grad_ref = loss_and_grad_reference(*model._terms_args(), params, X)
+    loss_ref, grad_ref = model.objective.reference(params, X)
     loss, grad = _fast_eval(model, params.astype(np.float32), X.astype(np.float32), workers=2, block_rows=64)
     assert grad.dtype == np.float32
     _assert_agrees(loss, grad, loss_ref, grad_ref, rtol=2e-5)
@@ -108,8 +108,8 @@ def test_workspace_is_reused_across_points_and_configurations(rng):
             point.flat[...] += 0.05 * step * rng.normal(size=point.flat.shape)
             grad = Params.zeros(9, 7)
             grad.flat[...] = np.nan  # overwritten, never read
-            loss = _fast.loss_and_grad(*model._terms_args(), point, X, grad, workspace=ws)
-            loss_ref, grad_ref = loss_and_grad_reference(*model._terms_args(), point, X)
+            loss = model.objective.fast(point, X, grad, workspace=ws)
+            loss_ref, grad_ref = model.objective.reference(point, X)
             _assert_agrees(loss, grad, loss_ref, grad_ref, rtol=1e-12)
     assert (ws.a2_ones, ws.buffers[0].out, ws.buffers[1].slots[0], ws.sums) == buffers
     assert ws.z2 is not None  # allocated once the Taylor model needed it
@@ -119,8 +119,8 @@ def test_unfit_workspace_is_replaced(rng):
     X, params = _problem(UFLDL, 30, 9, rng)
     small = _fast.Workspace(X[:10], 7)
     grad = Params.zeros(9, 7)
-    loss = _fast.loss_and_grad(*UFLDL._terms_args(), params, X, grad, workspace=small)
-    loss_ref, grad_ref = loss_and_grad_reference(*UFLDL._terms_args(), params, X)
+    loss = UFLDL.objective.fast(params, X, grad, workspace=small)
+    loss_ref, grad_ref = UFLDL.objective.reference(params, X)
     _assert_agrees(loss, grad, loss_ref, grad_ref, rtol=1e-12)
     assert not small.fits(X, 7) and small.fits(X[:10], 7)
 
@@ -128,7 +128,7 @@ def test_unfit_workspace_is_replaced(rng):
 def test_loss_terms_are_returned(rng):
     X, params = _problem(UFLDL, 30, 9, rng)
     grad = Params.zeros(9, 7)
-    loss, terms = _fast.loss_and_grad(*UFLDL._terms_args(), params, X, grad, terms=True)
+    loss, terms = UFLDL.objective.fast(params, X, grad, terms=True)
     assert terms == pytest.approx(UFLDL.loss_terms(params, X), rel=1e-12)
     assert terms["total"] == loss
 
@@ -140,7 +140,7 @@ def test_saturated_sigmoids_are_exact_and_silent(workers, tanh, rng):
     params.b1[:3] = -1000.0  # exp(-z) overflows: σ = 0 exactly
     params.b1[3:5] = 1000.0  # σ = 1 exactly
     params.b2[:2] = -800.0
-    loss_ref, grad_ref = loss_and_grad_reference(*UFLDL._terms_args(), params, X)
+    loss_ref, grad_ref = UFLDL.objective.reference(params, X)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         loss, grad = _fast_eval(UFLDL, params, X, workers=workers, block_rows=8, tanh=tanh)
@@ -182,8 +182,8 @@ def test_peak_extra_memory_is_the_hidden_layer_and_a_few_blocks(dtype):
         ws = _fast.Workspace(X, p, block_rows=256, workers=2)
         grad = Params.zeros(n, p, dtype)
         workspace_bytes = tracemalloc.get_traced_memory()[0]
-        _fast.loss_and_grad(*model._terms_args(), params, X, grad, workspace=ws)
-        _fast.loss_and_grad(*model._terms_args(), params, X, grad, workspace=ws)
+        model.objective.fast(params, X, grad, workspace=ws)
+        model.objective.fast(params, X, grad, workspace=ws)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -197,9 +197,9 @@ def test_repeated_evaluations_are_bit_identical(workers, rng):
     X, params = _problem(UFLDL, 90, 12, rng)
     grad = Params.zeros(12, 7, X.dtype)
     ws = _fast.Workspace(X, 7, workers=workers, block_rows=8, tile_rows=3)
-    first = _fast.loss_and_grad(*UFLDL._terms_args(), params, X, grad, workspace=ws), grad.flat.copy()
+    first = UFLDL.objective.fast(params, X, grad, workspace=ws), grad.flat.copy()
     for _ in range(5):
-        loss = _fast.loss_and_grad(*UFLDL._terms_args(), params, X, grad, workspace=ws)
+        loss = UFLDL.objective.fast(params, X, grad, workspace=ws)
         assert loss == first[0]
         np.testing.assert_array_equal(grad.flat, first[1])
 
@@ -214,10 +214,10 @@ class _FailingPenalty:
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_a_failing_worker_raises_its_error_and_stops_the_others(workers, rng):
     X, params = _problem(UFLDL, 60, 12, rng)
-    f, g, _, rho, beta, decay = UFLDL._terms_args()
+    failing = replace(UFLDL.objective, penalty=_FailingPenalty())
     ws = _fast.Workspace(X, 7, workers=workers, block_rows=8)
     with pytest.raises(ValueError, match="penalty failed"):
-        _fast.loss_and_grad(f, g, _FailingPenalty(), rho, beta, decay, params, X, Params.zeros(12, 7), workspace=ws)
+        failing.fast(params, X, Params.zeros(12, 7), workspace=ws)
     loss, _ = _fast_eval(UFLDL, params, X, workers=workers, block_rows=8)  # the executor still works
     assert np.isfinite(loss)
 
@@ -320,7 +320,7 @@ def test_evaluations_from_several_threads_at_once_finish_and_agree(shared, rng):
             ws = common if shared else _fast.Workspace(X, 7, workers=4, block_rows=16)
             for _ in range(20):
                 grad = Params.zeros(12, 7)
-                loss = _fast.loss_and_grad(*UFLDL._terms_args(), params, X, grad, workspace=ws)
+                loss = UFLDL.objective.fast(params, X, grad, workspace=ws)
                 results[i].append((loss, grad.flat.copy()))
 
         return run
@@ -408,7 +408,7 @@ def test_public_loss_and_grad_reuses_its_workspace_per_thread_and_shape(rng):
     assert _fast.reusable_workspace(X, 7) is ws
     assert second[0] == first[0]
     np.testing.assert_array_equal(second[1].flat, first[1].flat)
-    loss_ref, grad_ref = loss_and_grad_reference(*UFLDL._terms_args(), params, X)
+    loss_ref, grad_ref = UFLDL.objective.reference(params, X)
     _assert_agrees(*second, loss_ref, grad_ref, rtol=1e-12)
     UFLDL.loss_and_grad(params, X[:20])
     assert _fast.reusable_workspace(X[:20], 7) is not ws  # another shape replaced it
@@ -442,7 +442,7 @@ def test_top_k_selection_is_the_same_in_every_path_and_takes_the_lower_index_at_
     np.testing.assert_array_equal(reference != 0, expected & (z2 > 0))
     for options in ({"workers": 1}, {"workers": 3, "block_rows": 4}, {"workers": 2, "block_rows": 1}):
         ws = _fast.Workspace(X, 7, **options)
-        _fast.loss_and_grad(*TOPK._terms_args(), params, X, Params.zeros(6, 7), workspace=ws)
+        TOPK.objective.fast(params, X, Params.zeros(6, 7), workspace=ws)
         np.testing.assert_array_equal(ws.a2, reference)  # the same selection and the same bits
 
 
@@ -452,7 +452,7 @@ def test_top_k_passes_no_gradient_through_the_zeroed_units(rng):
     z2 = X @ params.W1.T + params.b1
     kept = top_k_mask(z2, 3)
     assert not kept[:, 5:].any() and kept[:, :5].any(axis=0).all()
-    for grad in (loss_and_grad_reference(*TOPK._terms_args(), params, X)[1], _fast_eval(TOPK, params, X, workers=2)[1]):
+    for grad in (TOPK.objective.reference(params, X)[1], _fast_eval(TOPK, params, X, workers=2)[1]):
         np.testing.assert_array_equal(grad.b1[5:], 0.0)
         np.testing.assert_allclose(grad.W1[5:], TOPK.weight_decay * params.W1[5:], rtol=1e-14)  # λ W1 alone
         assert np.all(grad.b1[:5] != 0)

@@ -7,7 +7,6 @@ import pytest
 
 from autoencoder import ACTIVATIONS, PENALTIES, Autoencoder, Params, _fast, check_gradient
 from autoencoder.gradcheck import numerical_gradient
-from autoencoder.objective import loss_and_grad_reference
 
 RHO = 0.2
 
@@ -108,11 +107,11 @@ def test_top_k_configurations_keep_fewer_units_than_they_have(unit_data, rng):
 def test_fast_objective_agrees_with_reference(model, rng):
     X = rng.uniform(0.05, 0.95, size=(37, 9))
     params = _point(model, 9, rng)
-    loss_ref, grad_ref = loss_and_grad_reference(*model._terms_args(), params, X)
+    loss_ref, grad_ref = model.objective.reference(params, X)
     for block_rows in (1, 5, 37, 100):
         grad = Params.zeros(9, 4)
         ws = _fast.Workspace(X, 4, block_rows=block_rows)
-        loss = _fast.loss_and_grad(*model._terms_args(), params, X, grad, workspace=ws)
+        loss = model.objective.fast(params, X, grad, workspace=ws)
         assert loss == pytest.approx(loss_ref, rel=1e-12, abs=1e-300)
         np.testing.assert_allclose(grad.flat, grad_ref.flat, rtol=1e-12, atol=1e-14 * np.abs(grad_ref.flat).max())
 

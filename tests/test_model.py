@@ -65,6 +65,20 @@ def test_configuration_is_immutable():
         model.beta = 1.0
 
 
+def test_objective_is_a_frozen_value_of_the_configuration(unit_data):
+    model = Autoencoder(4, sparsity="none", beta=2.0, weight_decay=1e-3)
+    objective = model.objective
+    assert (objective.f, objective.g, objective.penalty) == (model.f, model.g, model.penalty)
+    assert (objective.rho, objective.beta, objective.weight_decay) == (model.rho, 0.0, 1e-3)
+    assert objective == model.objective
+    with pytest.raises(AttributeError):
+        objective.beta = 1.0
+    params = model.init_params(unit_data.shape[1], seed=1)
+    loss, grad = objective.reference(params, unit_data)
+    assert objective.terms(params, unit_data)["total"] == pytest.approx(loss, rel=1e-12)
+    np.testing.assert_allclose(model.loss_and_grad(params, unit_data)[1].flat, grad.flat, rtol=1e-10, atol=1e-14)
+
+
 @pytest.mark.parametrize(
     ("X", "message"),
     [
