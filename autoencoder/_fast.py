@@ -77,7 +77,7 @@ MIN_BLOCK_ROWS = 64
 """The smallest default block."""
 
 TILE_BYTES = 512 * 1024
-"""Target size of one (rows, n) tile of the elementwise work (a fraction of a core's L2 cache)."""
+"""Target size of one (rows, n) tile of the elementwise work (``BENCHMARKS.md`` says why this size)."""
 
 WORKERS_VARIABLE = "AUTOENCODER_WORKERS"
 """Environment variable that sets the number of evaluation workers for the whole process."""
@@ -130,7 +130,7 @@ def loss_and_grad(
         if f.needs_input and ws.z2 is None:
             ws.z2 = np.empty((m, p), X.dtype)
         W1, b1, W2, b2 = params.W1, params.b1, params.W2, params.b2
-        tanh_output = ws.tanh and g.name == "sigmoid"
+        tanh_output = ws.tanh and g.logistic
         ev = _Evaluation(objective, X, W1, b1, -b1, W2, b2, ws, grad, tanh_output)
         _run(ev)
         sparsity = ev.results["sparsity"]
@@ -210,8 +210,8 @@ def single_threaded_blas():
 
     Every evaluation runs inside it, and so does :meth:`Autoencoder.fit`
     around the whole optimization: the objective runs its own workers, each
-    with single-threaded BLAS, and L-BFGS-B's vector work is faster with one
-    thread than with pools that oversubscribe the cores.  Nested and
+    with single-threaded BLAS, and the optimizer's vector work needs no
+    pool (``BENCHMARKS.md``).  Nested and
     concurrent uses share one limit, set when the first starts and restored
     when the last ends, so the process-wide thread setting never changes
     while an evaluation is running.
@@ -301,9 +301,9 @@ class Workspace:
         as many as fit in :data:`TILE_BYTES`.
     tanh : bool, optional
         Compute a sigmoid output layer as ``(1 + tanh(z/2)) / 2`` rather
-        than ``1 / (1 + exp(-z))``.  Default: True for float32, where it is
-        faster; False for float64.  Both agree with the reference objective
-        to rounding.
+        than ``1 / (1 + exp(-z))``.  Default: True for float32, False for
+        float64 (``BENCHMARKS.md`` gives the timings).  Both agree with the
+        reference objective to rounding.
 
     Raises
     ------
@@ -424,13 +424,15 @@ def _times_relu_derivative(a, target, scratch):
 
 def _times_derivative(act, z, a, target, scratch):
     """``target *= act'(z)``, where ``a = act(z)`` (``z`` is unused when ``act.needs_input`` is False)."""
-    if act.name == "sigmoid":
+    if act.logistic:
         _times_sigmoid_derivative(a, target, scratch)
-    elif act.name in ("relu", "top_k"):
+    elif act.rectified:
         _times_relu_derivative(a, target, scratch)
-    elif act.name == "taylor1":
-        target *= 0.25
-    elif act.name != "linear":
+    elif act.affine is not None:
+        slope = act.affine[1]
+        if slope != 1:
+            target *= slope
+    else:
         target *= act.derivative(z, a)
     return target
 
@@ -484,17 +486,17 @@ class _Evaluation:
 def _hidden_block(ev: _Evaluation, b: int, buf: _WorkerBuffers):
     """``a2 = f(z2)``, ``z2 = X W1ᵀ + b1`` for block ``b``; its ``Σ a2`` into the workspace.
 
-    For a sigmoid the elementwise work runs on a contiguous scratch block
-    (``buf.fprime``), faster than on the strided columns of ``[a2 1]``; only
-    the last step writes ``a2``.  A ReLU is applied in place; TopK selects
-    within each row of the block (:func:`autoencoder.activations.top_k_mask`),
-    so its selection depends on the example alone, not on the blocks or the
-    workers.
+    For a logistic ``f`` the elementwise work runs on a contiguous scratch
+    block (``buf.fprime``) and only the last step writes ``a2``.  An
+    elementwise rectifier is applied in place; a transfer that is not
+    elementwise (TopK) acts on each row of the block
+    (:func:`autoencoder.activations.top_k_mask`), so its selection depends on
+    the example alone, not on the blocks or the workers.
     """
     ws, f = ev.ws, ev.f
     start, stop = ws.block_bounds[b]
     xb, a2b = ev.X[start:stop], ws.a2[start:stop]
-    if f.name == "sigmoid":
+    if f.logistic:
         q = buf.fprime[: stop - start]
         np.matmul(xb, ev.W1.T, out=q)
         np.subtract(ev.minus_b1, q, out=q)  # -z2 = -b1 - X W1ᵀ
@@ -505,9 +507,9 @@ def _hidden_block(ev: _Evaluation, b: int, buf: _WorkerBuffers):
         z2b = ws.z2[start:stop] if f.needs_input else a2b
         np.matmul(xb, ev.W1.T, out=z2b)
         z2b += ev.b1
-        if f.name == "relu":
+        if f.rectified and f.elementwise:
             np.maximum(a2b, 0, out=a2b)
-        elif f.name != "linear":
+        elif not f.identity:
             a2b[...] = f.forward(z2b)
     np.sum(a2b, axis=0, out=ws.block_a2_sums[b])
 
@@ -517,7 +519,7 @@ def _output_tile(g, xt, out, tmp, z3, tanh=False):
 
     One tile of examples: ``xt``, ``out`` and the scratch ``tmp`` (and
     ``z3``, kept for transfers whose derivative needs it) have ``tile_rows``
-    rows or fewer, small enough to stay in cache across the passes.  With
+    rows or fewer.  With
     ``tanh`` (a sigmoid output only), ``out`` comes in as ``z3 / 2`` and goes
     out as ``8 δ3``.
     """
@@ -532,22 +534,23 @@ def _output_tile(g, xt, out, tmp, z3, tanh=False):
         sq_error = 0.25 * float(np.dot(flat, flat))
         out *= tmp  # 8 (h - x) g'(z3)
         return sq_error
-    if g.name == "sigmoid":
+    from_value = g.logistic or (g.rectified and g.elementwise)  # g'(z3) from h, before h - x overwrites it
+    if g.logistic:
         _sigmoid_of_negated(out)  # h
         np.subtract(1, out, out=tmp)
         tmp *= out  # g'(z3) = h (1 - h)
-    elif g.name == "relu":
+    elif g.rectified and g.elementwise:
         np.maximum(out, 0, out=out)  # h
         np.greater(out, 0, out=tmp)  # g'(z3) = [h > 0]
     elif g.needs_input:
         z3[...] = out
         out[...] = g.forward(z3)
-    elif g.name != "linear":
+    elif not g.identity:
         out[...] = g.forward(out)
     out -= xt  # h - x
     flat = out.reshape(-1)
     sq_error = float(np.dot(flat, flat))
-    if g.name in ("sigmoid", "relu"):
+    if from_value:
         out *= tmp
     else:
         _times_derivative(g, z3, None, out, tmp)
@@ -747,7 +750,7 @@ def _output_weights(ev: _Evaluation, k: int):
     ws = ev.ws
     n, p = ws.shape[1:]
     rows = _slice(n, ws.workers, k)
-    factor = 0.5 if ev.tanh_output else -1 if ev.g.name == "sigmoid" else 1
+    factor = 0.5 if ev.tanh_output else -1 if ev.g.logistic else 1
     np.multiply(ev.W2[rows], factor, out=ws.w2_b2[rows, :p])
     np.multiply(ev.b2[rows], factor, out=ws.w2_b2[rows, p])
 

@@ -31,7 +31,13 @@ from functools import cache, partial
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["Activation", "ACTIVATIONS", "get_activation", "top_k", "top_k_mask"]
+__all__ = ["Activation", "ACTIVATIONS", "SIGMOID_AT_0", "SIGMOID_SLOPE_AT_0", "get_activation", "top_k", "top_k_mask"]
+
+SIGMOID_AT_0 = 0.5
+"""``σ(0)``: the constant term of every Taylor approximation, the offset of ``"taylor1"``."""
+
+SIGMOID_SLOPE_AT_0 = 0.25
+"""``σ'(0) = ¼``: the linear coefficient of every Taylor approximation, the slope of ``"taylor1"``."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,16 @@ class Activation:
         ``f(z) = offset + slope z``; None otherwise.  A network whose two
         transfer functions are affine is trained on the covariance form of
         its objective (:mod:`autoencoder.covariance`).
+    logistic : bool
+        True for the logistic sigmoid ``σ(z) = 1 / (1 + exp(-z))``, whose
+        value the fast objective forms from ``exp(-z)`` (or ``tanh(z/2)``)
+        and whose derivative it forms as ``a (1 - a)``.
+    rectified : bool
+        True when ``f'(z) = [a > 0]``: the derivative is 1 where the value is
+        positive and 0 elsewhere (the ReLU and TopK).
+    elementwise : bool
+        False when a unit's value depends on the other units of its example
+        (TopK), so that it cannot be computed in place unit by unit.
     """
 
     name: str
@@ -66,6 +82,14 @@ class Activation:
     unit_range: bool
     needs_input: bool = True
     affine: tuple[float, float] | None = None
+    logistic: bool = False
+    rectified: bool = False
+    elementwise: bool = True
+
+    @property
+    def identity(self) -> bool:
+        """Whether ``f(z) = z``."""
+        return self.affine == (0.0, 1.0)
 
 
 def _sigmoid(z):
@@ -86,29 +110,29 @@ def _linear_derivative(z, a):
 
 
 def _taylor1(z):
-    return 0.5 + z / 4
+    return SIGMOID_AT_0 + SIGMOID_SLOPE_AT_0 * z
 
 
 def _taylor1_derivative(z, a):
-    return np.full_like(a, 0.25)
+    return np.full_like(a, SIGMOID_SLOPE_AT_0)
 
 
 def _taylor3(z):
-    return 0.5 + z / 4 - z**3 / 48
+    return SIGMOID_AT_0 + SIGMOID_SLOPE_AT_0 * z - z**3 / 48
 
 
 def _taylor3_derivative(z, a):
-    return 0.25 - z**2 / 16
+    return SIGMOID_SLOPE_AT_0 - z**2 / 16
 
 
 def _taylor5(z):
     z2 = z * z
-    return 0.5 + z * (0.25 + z2 * (-1 / 48 + z2 / 480))
+    return SIGMOID_AT_0 + z * (SIGMOID_SLOPE_AT_0 + z2 * (-1 / 48 + z2 / 480))
 
 
 def _taylor5_derivative(z, a):
     z2 = z * z
-    return 0.25 + z2 * (-1 / 16 + z2 / 96)
+    return SIGMOID_SLOPE_AT_0 + z2 * (-1 / 16 + z2 / 96)
 
 
 def _relu(z):
@@ -122,12 +146,14 @@ def _relu_derivative(z, a):
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative, True, needs_input=False),
+    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative, True, needs_input=False, logistic=True),
     "linear": Activation("linear", _linear, _linear_derivative, False, needs_input=False, affine=(0.0, 1.0)),
-    "taylor1": Activation("taylor1", _taylor1, _taylor1_derivative, False, needs_input=False, affine=(0.5, 0.25)),
+    "taylor1": Activation(
+        "taylor1", _taylor1, _taylor1_derivative, False, needs_input=False, affine=(SIGMOID_AT_0, SIGMOID_SLOPE_AT_0)
+    ),
     "taylor3": Activation("taylor3", _taylor3, _taylor3_derivative, False),
     "taylor5": Activation("taylor5", _taylor5, _taylor5_derivative, False),
-    "relu": Activation("relu", _relu, _relu_derivative, False, needs_input=False),
+    "relu": Activation("relu", _relu, _relu_derivative, False, needs_input=False, rectified=True),
 }
 """Every transfer function the module supports, by name."""
 
@@ -225,4 +251,5 @@ def top_k(k: int) -> Activation:
         Named ``"top_k"``; ``forward`` acts on each row of a (m, p) array.
         The same object for the same ``k``.
     """
-    return Activation("top_k", partial(_top_k_relu, k=k), _relu_derivative, False, needs_input=False)
+    forward = partial(_top_k_relu, k=k)
+    return Activation("top_k", forward, _relu_derivative, False, needs_input=False, rectified=True, elementwise=False)

@@ -456,3 +456,33 @@ def test_top_k_passes_no_gradient_through_the_zeroed_units(rng):
         np.testing.assert_array_equal(grad.b1[5:], 0.0)
         np.testing.assert_allclose(grad.W1[5:], TOPK.weight_decay * params.W1[5:], rtol=1e-14)  # λ W1 alone
         assert np.all(grad.b1[:5] != 0)
+
+
+def _generic(act):
+    """``act`` without the properties the fast path has kernels for: its derivative from ``z`` alone."""
+
+    def derivative(z, a):
+        return act.derivative(z, act.forward(z))
+
+    return replace(act, name="generic", derivative=derivative, logistic=False, rectified=False, needs_input=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("model", [UFLDL, RELU, TAYLOR], ids=["logistic", "rectified", "polynomial"])
+def test_the_fast_path_dispatches_on_properties_not_names(model, dtype, rng):
+    """A transfer function renamed keeps its in-place kernels (same bits); one without its properties takes
+    the generic path through ``forward`` and ``derivative`` (same values to rounding)."""
+    X, params = _problem(model, 40, 9, rng, dtype)
+    objective = model.objective
+    renamed = replace(objective, f=replace(objective.f, name="renamed f"), g=replace(objective.g, name="renamed g"))
+    generic = replace(objective, f=_generic(objective.f), g=_generic(objective.g))
+    results = {}
+    for name, candidate in {"model": objective, "renamed": renamed, "generic": generic}.items():
+        grad = Params.zeros(9, model.n_hidden, X.dtype)
+        ws = _fast.Workspace(X, model.n_hidden, workers=2, block_rows=16, tanh=False)
+        results[name] = candidate.fast(params, X, grad, workspace=ws), grad.flat.copy()
+    assert results["renamed"][0] == results["model"][0]
+    np.testing.assert_array_equal(results["renamed"][1], results["model"][1])
+    rtol = 1e-12 if dtype == np.float64 else 1e-4
+    assert results["generic"][0] == pytest.approx(results["model"][0], rel=rtol)
+    np.testing.assert_allclose(results["generic"][1], results["model"][1], rtol=rtol, atol=rtol * 1e-2)
