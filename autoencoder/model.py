@@ -444,81 +444,148 @@ class Autoencoder:
         X = self._check_X(X)
         max_iter = check_int("max_iter", max_iter, 0)
         check_real("tol", tol, low=0)
-        n = X.shape[1]
-        affine = self.affine
-        # L-BFGS-B works in float64: a float64 model, and every affine one, starts from float64 weights,
-        # is evaluated at the optimizer's own vector and hands back its own gradient; a float32 one goes
-        # through float32 copies.
-        in_float64 = affine or X.dtype == np.float64
-        if params is None:
-            params = self.init_params(n, seed=seed, dtype=np.float64 if in_float64 else X.dtype)
-        else:
-            params = self._check_params(params, X).copy()
-        objective = self.objective
-        work = None if in_float64 else Params.zeros(n, self.n_hidden, X.dtype)
-        grad = Params.zeros(n, self.n_hidden, np.float64 if in_float64 else X.dtype)
-        grad64 = grad.flat if in_float64 else np.empty(grad.flat.shape)
-        last_x = np.empty(grad.flat.shape)  # the point of the latest evaluation
-        timing = {"objective": 0.0, "evals": 0}
-        last = {"terms": None}
-
-        def evaluate(theta):
-            t0 = time.perf_counter()
-            if in_float64:
-                point = Params.from_flat(theta, n, self.n_hidden)
-            else:
-                work.flat[...] = theta
-                point = work
-            if affine:
-                loss, terms = objective.covariance(point, state.moments, grad, workspace=state, terms=True)
-            else:
-                loss, terms = objective.fast(point, X, grad, workspace=state, terms=True)
-            if not in_float64:
-                grad64[...] = grad.flat
-            np.copyto(last_x, theta)
-            last["terms"] = terms
-            timing["objective"] += time.perf_counter() - t0
-            timing["evals"] += 1
-            return loss, grad64
-
-        history = {k: [] for k in TERMS}
-
-        def on_iteration(intermediate_result):
-            theta = intermediate_result.x
-            if not np.array_equal(theta, last_x):
-                evaluate(theta)
-            for k in TERMS:
-                history[k].append(last["terms"][k])
-            if callback is not None:
-                current = Params.from_flat(theta.astype(X.dtype), n, self.n_hidden)
-                if callback(len(history["total"]) - 1, current, dict(last["terms"])):
-                    raise StopIteration
-
+        params = self._starting_point(X, params, seed)
         with _fast.single_threaded_blas():
-            if affine:
-                state = covariance.Workspace(covariance.compute_moments(X), self.n_hidden)
-            else:
-                state = _fast.Workspace(X, self.n_hidden)
-            evaluate(params.flat.astype(np.float64))
-            for k in TERMS:
-                history[k].append(last["terms"][k])
+            evaluate = _TrainingObjective(self, X)
+            x0 = params.flat.astype(np.float64)
+            history = _History(evaluate.terms_at(x0))
+            on_iteration = _OnIteration(evaluate, history, callback, X.dtype)
             result = minimize(
-                evaluate,
-                params.flat.astype(np.float64),
-                jac=True,
-                method="L-BFGS-B",
-                callback=on_iteration,
-                options={"maxiter": max_iter, "maxfun": 20 * max(max_iter, 1), "ftol": tol, "gtol": tol},
+                evaluate, x0, jac=True, method="L-BFGS-B", callback=on_iteration, options=_options(max_iter, tol)
             )
-        final = Params.from_flat(result.x.astype(X.dtype), n, self.n_hidden)
         return FitResult(
-            params=final,
-            history={k: np.asarray(v) for k, v in history.items()},
+            params=Params.from_flat(result.x.astype(X.dtype), X.shape[1], self.n_hidden),
+            history=history.arrays(),
             n_iter=int(result.nit),
-            n_evals=timing["evals"],
+            n_evals=evaluate.evals,
             message=str(result.message),
             success=bool(result.success),
             wall_time=time.perf_counter() - start,
-            objective_time=timing["objective"],
-            workers=state.workers,
+            objective_time=evaluate.seconds,
+            workers=evaluate.workspace.workers,
         )
+
+    def _trains_in_float64(self, X: np.ndarray) -> bool:
+        """Whether the optimizer's float64 vector is evaluated as it is (float64 data, or any affine network)."""
+        return self.affine or X.dtype == np.float64
+
+    def _starting_point(self, X: np.ndarray, params: Params | None, seed: int) -> Params:
+        """A copy of ``params`` in ``X``'s dtype, or :meth:`init_params` in the dtype the evaluations use."""
+        if params is not None:
+            return self._check_params(params, X).copy()
+        dtype = np.float64 if self._trains_in_float64(X) else X.dtype
+        return self.init_params(X.shape[1], seed=seed, dtype=dtype)
+
+
+def _options(max_iter: int, tol: float) -> dict:
+    """L-BFGS-B's options for ``max_iter`` iterations and the relative tolerance ``tol``."""
+    return {"maxiter": max_iter, "maxfun": 20 * max(max_iter, 1), "ftol": tol, "gtol": tol}
+
+
+class _TrainingObjective:
+    """``J`` and its gradient at L-BFGS-B's float64 vector, as :meth:`Autoencoder.fit` hands it to the optimizer.
+
+    An affine network is evaluated on the covariance form, every other one
+    on the data.  A float64 model, and every affine one, is evaluated at the
+    optimizer's own vector and hands back its own gradient buffer; a float32
+    one goes through float32 copies.  It remembers the point and the loss
+    terms of its latest evaluation, and counts the evaluations and the
+    seconds spent in them.
+
+    Parameters
+    ----------
+    model : Autoencoder
+    X : ndarray of shape (m, n)
+        Checked data, float32 or float64.
+    """
+
+    def __init__(self, model: Autoencoder, X: np.ndarray):
+        n, p = X.shape[1], model.n_hidden
+        self.objective = model.objective
+        self.affine = model.affine
+        self.in_float64 = model._trains_in_float64(X)
+        self.shape = (n, p)
+        self.X = X
+        if self.affine:
+            self.workspace = covariance.Workspace(covariance.compute_moments(X), p)
+        else:
+            self.workspace = _fast.Workspace(X, p)
+        self.work = None if self.in_float64 else Params.zeros(n, p, X.dtype)
+        self.grad = Params.zeros(n, p, np.float64 if self.in_float64 else X.dtype)
+        self.grad64 = self.grad.flat if self.in_float64 else np.empty(self.grad.flat.shape)
+        self.last_x = np.empty(self.grad.flat.shape)
+        self.terms = None
+        self.evals = 0
+        self.seconds = 0.0
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """``J(theta)`` and its gradient as a float64 vector (a buffer overwritten by the next call)."""
+        t0 = time.perf_counter()
+        if self.in_float64:
+            point = Params.from_flat(theta, *self.shape)
+        else:
+            self.work.flat[...] = theta
+            point = self.work
+        if self.affine:
+            loss, terms = self.objective.covariance(
+                point, self.workspace.moments, self.grad, workspace=self.workspace, terms=True
+            )
+        else:
+            loss, terms = self.objective.fast(point, self.X, self.grad, workspace=self.workspace, terms=True)
+        if not self.in_float64:
+            self.grad64[...] = self.grad.flat
+        np.copyto(self.last_x, theta)
+        self.terms = terms
+        self.seconds += time.perf_counter() - t0
+        self.evals += 1
+        return loss, self.grad64
+
+    def terms_at(self, theta: np.ndarray) -> dict[str, float]:
+        """The loss terms at ``theta``, evaluated again only when it is not the latest point."""
+        if self.terms is None or not np.array_equal(theta, self.last_x):
+            self(theta)
+        return self.terms
+
+
+class _History:
+    """The loss terms at the starting point and after every iteration."""
+
+    def __init__(self, first: dict[str, float]):
+        self._rows = {k: [] for k in TERMS}
+        self.record(first)
+
+    def record(self, terms: dict[str, float]) -> None:
+        for k in TERMS:
+            self._rows[k].append(terms[k])
+
+    @property
+    def iterations(self) -> int:
+        """Iterations recorded after the starting point."""
+        return len(self._rows["total"]) - 1
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v) for k, v in self._rows.items()}
+
+
+class _OnIteration:
+    """L-BFGS-B's per-iteration callback: records the terms and asks the user's ``callback`` whether to stop.
+
+    The user's callback gets ``(iteration, params, terms)``, with the
+    parameters in ``dtype``; when it returns True, :exc:`StopIteration` ends
+    the optimization (SciPy's way).
+    """
+
+    def __init__(self, evaluate: _TrainingObjective, history: _History, callback, dtype):
+        self.evaluate = evaluate
+        self.history = history
+        self.callback = callback
+        self.dtype = dtype
+
+    def __call__(self, intermediate_result) -> None:
+        theta = intermediate_result.x
+        terms = self.evaluate.terms_at(theta)
+        self.history.record(terms)
+        if self.callback is not None:
+            current = Params.from_flat(theta.astype(self.dtype), *self.evaluate.shape)
+            if self.callback(self.history.iterations, current, dict(terms)):
+                raise StopIteration
