@@ -7,8 +7,7 @@ MNIST uses type ``0x08`` (unsigned byte): images have ``ndim = 3``
 
 The reader checks the magic number, the dimensions and the length, and can
 check a SHA-256 digest of the (decompressed) bytes first; every error names
-the file.  Writes are atomic: a temporary file in the same directory,
-``fsync``, then :func:`os.replace`.
+the file.  Files are written with :func:`autoencoder._io.write_atomic`.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
@@ -31,7 +29,6 @@ __all__ = [
     "read_idx",
     "sha256_hex",
     "verify_sha256",
-    "write_atomic",
 ]
 
 _TYPE_CODES = {
@@ -194,31 +191,3 @@ def read_idx(
     if sha256 is not None:
         verify_sha256(data, sha256, name=path.name)
     return decode_idx(data, name=path.name, expected_shape=expected_shape)
-
-
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
-
-    The bytes go to a temporary file in the same directory, which is flushed
-    to disk and then renamed over ``path`` (mode 0644); on any error the
-    temporary file is removed.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            if hasattr(os, "fchmod"):
-                os.fchmod(file.fileno(), 0o644)
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    if hasattr(os, "O_DIRECTORY"):
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)

@@ -3,8 +3,9 @@
 Every chapter trains through :func:`fit_cached`, so no two notebooks train the
 same model twice and a rebuild of the book reuses what was trained before.
 Entries are ``.npz`` files read with ``allow_pickle=False`` and written
-atomically (a temporary file in the same directory, then :func:`os.replace`),
-so a killed process never leaves a half-written entry that a later run trusts.
+atomically (:func:`autoencoder._io.write_atomic`: a temporary file in the same
+directory, then :func:`os.replace`), so a killed process never leaves a
+half-written entry that a later run trusts.
 
 The key holds everything the trained bits depend on: the configuration, the
 data, the seed, the options and the warm start, and the numerics —
@@ -36,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from . import environment
-from ._idx import write_atomic
+from ._io import write_atomic
 from .model import TERMS, Autoencoder, FitResult
 from .params import Params
 from .progress import fit_progress

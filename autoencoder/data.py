@@ -44,7 +44,8 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from . import _mnist_digests
-from ._idx import ChecksumError, IDXFormatError, read_bytes, read_idx, verify_sha256, write_atomic
+from ._idx import ChecksumError, IDXFormatError, read_bytes, read_idx, verify_sha256
+from ._io import write_atomic
 from ._validation import check_int
 
 __all__ = [

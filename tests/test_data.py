@@ -26,8 +26,8 @@ from autoencoder._idx import (
     decode_idx,
     encode_idx,
     read_idx,
-    write_atomic,
 )
+from autoencoder._io import write_atomic
 
 IMAGES, LABELS = "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
 
