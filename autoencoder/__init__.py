@@ -10,12 +10,12 @@ The public API:
 - :func:`pca` and :func:`principal_angles`.
 """
 
-from .activations import ACTIVATIONS
-from .gradcheck import check_gradient
-from .model import Autoencoder, FitResult
-from .params import Params
-from .pca import PCAResult, pca, principal_angles
-from .sparsity import PENALTIES
+from .core.activations import ACTIVATIONS
+from .core.gradcheck import check_gradient
+from .core.model import Autoencoder, FitResult
+from .core.params import Params
+from .core.pca import PCAResult, pca, principal_angles
+from .core.sparsity import PENALTIES
 
 __all__ = [
     "ACTIVATIONS",

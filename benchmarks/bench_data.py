@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from autoencoder.data import load_digits, load_mnist, mnist_cache_dir
+from autoencoder.datasets.mnist import load_digits, load_mnist, mnist_cache_dir
 
 
 def time_call(function: Callable[[], object], repeat: int) -> list[float]:

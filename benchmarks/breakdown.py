@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autoencoder import Params, _fast, objective
+from autoencoder import Params
+from autoencoder.core import _fast, objective
 
 from .objective import N_VISIBLE, five_products, problem, time_interleaved
 
@@ -39,7 +40,7 @@ def split_products(params: Params, X: np.ndarray, workspace: _fast.Workspace) ->
     Worker ``k`` takes the blocks :meth:`Workspace.blocks_of` gives it; the
     first runs in the calling thread, the others on the workspace's own
     threads, as in the evaluation.  Call it with every BLAS pool at one
-    thread (:func:`autoencoder._fast.single_threaded_blas`), as the
+    thread (:func:`autoencoder.core._fast.single_threaded_blas`), as the
     evaluation's workers run.
     """
     shares = [[five_products(params, X[lo:hi]) for lo, hi in workspace.blocks_of(k)] for k in range(workspace.workers)]

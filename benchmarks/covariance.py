@@ -4,8 +4,8 @@ Two measurements, on chapter 3's network (identity units in both layers,
 L2 sparsity with ``ρ = 0.1``, ``β = 3``, ``λ = 3e-3``, ``p = 196``):
 
 * one evaluation of ``J`` and its gradient from the moments
-  (:mod:`autoencoder.covariance`) against one on the data
-  (:mod:`autoencoder._fast`), both as :meth:`Autoencoder.fit` runs them
+  (:mod:`autoencoder.core.covariance`) against one on the data
+  (:mod:`autoencoder.core._fast`), both as :meth:`Autoencoder.fit` runs them
   (every BLAS pool at one thread, buffers reused), interleaved, at several
   ``m``; the moments themselves are formed once per fit and timed apart;
 * a training run on the covariance form, split into the moments, the
@@ -26,7 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from autoencoder import Params, _fast, covariance, experiments
+from autoencoder import Params
+from autoencoder.core import _fast, covariance
+from autoencoder.experiments import configurations
 
 from .objective import N_VISIBLE, time_interleaved
 from .training import training_data
@@ -49,7 +51,7 @@ def linear_problem(m: int, n_hidden: int, seed: int = 0):
     """Chapter 3's linear network, its initial parameters (with non-zero biases) and random data in [0, 1]."""
     rng = np.random.default_rng(seed)
     X = rng.random((m, N_VISIBLE))
-    model = experiments.sparse_linear(n_hidden, 0.1, 3.0, 3e-3)
+    model = configurations.sparse_linear(n_hidden, 0.1, 3.0, 3e-3)
     params = model.init_params(N_VISIBLE, seed=seed)
     params.b1[...] = rng.normal(scale=0.1, size=n_hidden)
     params.b2[...] = rng.normal(scale=0.1, size=N_VISIBLE)
@@ -160,7 +162,7 @@ def lbfgs_alone(n_params: int, n_iter: int, seed: int = 0) -> float:
 def bench_optimizer(m: int, n_hidden: int, max_iter: int) -> OptimizerResult:
     """Train chapter 3's network for ``max_iter`` iterations on the covariance form and split its time."""
     X, source = training_data(m)
-    model = experiments.sparse_linear(n_hidden, 0.1, 3.0, 3e-3)
+    model = configurations.sparse_linear(n_hidden, 0.1, 3.0, 3e-3)
     with _fast.single_threaded_blas():
         start = time.perf_counter()
         covariance.compute_moments(X)

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from autoencoder import Autoencoder, Params, _fast
+from autoencoder import Autoencoder, Params
+from autoencoder.core import _fast
 
 from .straightforward import numpy_objective, torch_objective
 
@@ -165,7 +166,7 @@ def bench_shape(m: int, n_hidden: int, dtype, repeat: int, *, calls: int = 1, co
     Notes
     -----
     The module runs as in training, with every BLAS pool limited to one
-    thread (:func:`autoencoder._fast.single_threaded_blas`): its
+    thread (:func:`autoencoder.core._fast.single_threaded_blas`): its
     workers run single-threaded BLAS, one per core.  The products and the
     straightforward objectives run with the BLAS threads they have.
     """

@@ -1,6 +1,6 @@
 """The same objective written straightforwardly: NumPy one line per equation, and PyTorch autograd.
 
-Both are timed beside :mod:`autoencoder._fast` by :mod:`benchmarks.objective`;
+Both are timed beside :mod:`autoencoder.core._fast` by :mod:`benchmarks.objective`;
 the PyTorch one only when PyTorch is installed (it is not a dependency).
 """
 
@@ -16,7 +16,7 @@ __all__ = ["numpy_objective", "torch_objective", "torch_version"]
 
 
 def numpy_objective(model: Autoencoder, params: Params, X: np.ndarray) -> Callable[[], tuple[float, Params]]:
-    """``J`` and its gradient by :meth:`autoencoder.objective.Objective.reference`."""
+    """``J`` and its gradient by :meth:`autoencoder.core.objective.Objective.reference`."""
     objective = model.objective
     return lambda: objective.reference(params, X)
 

@@ -50,7 +50,7 @@ def training_data(m: int, dtype=np.float64, seed: int = 0) -> tuple[np.ndarray, 
         Which of the two it is.
     """
     try:
-        from autoencoder.data import load_mnist
+        from autoencoder.datasets.mnist import load_mnist
 
         X, _ = load_mnist("train", n=m, dtype=dtype, download=False)
         return X, f"MNIST, first {m:,} training images"

@@ -25,7 +25,7 @@ stops the build with a message naming the culprit.
 While papermill runs a chapter, its kernel shows no progress bar
 (``AUTOENCODER_PROGRESS=0``, so no bar lands in the outputs) and reports its
 trainings to a temporary file instead (``AUTOENCODER_PROGRESS_FILE``, see
-:mod:`autoencoder.progress`).  The build reads that file and shows
+:mod:`autoencoder.experiments.progress`).  The build reads that file and shows
 ``chapter k/N name — what it trains, iteration i/max J=...``: on one line kept
 up to date in a terminal, as a plain line every ``STATUS_PERIOD`` seconds
 otherwise (a CI log).
@@ -52,8 +52,8 @@ import yaml
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from papermill.exceptions import PapermillExecutionError
 
-from autoencoder import cache, environment
-from autoencoder.progress import ENV_FILE, ENV_MODE, describe, read_record
+from autoencoder.experiments import cache, environment
+from autoencoder.experiments.progress import ENV_FILE, ENV_MODE, describe, read_record
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

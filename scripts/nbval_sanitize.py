@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from autoencoder import cache
+from autoencoder.experiments import cache
 
 ROOT = Path(__file__).resolve().parents[1]
 EXACT = ROOT / "tests" / "nbval_sanitize.cfg"

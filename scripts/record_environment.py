@@ -4,9 +4,9 @@
 
     .venv/bin/python scripts/record_environment.py notebooks/*.ipynb
 
-It writes ``metadata.autoencoder.numerics`` (:func:`autoencoder.cache.numerics`:
+It writes ``metadata.autoencoder.numerics`` (:func:`autoencoder.experiments.cache.numerics`:
 what the trained bits depend on) and ``metadata.autoencoder.environment``
-(:func:`autoencoder.environment.describe`), which
+(:func:`autoencoder.experiments.environment.describe`), which
 ``scripts/nbval_sanitize.py`` reads to decide how exactly ``pytest --nbval``
 can compare the outputs on another machine.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from autoencoder import cache, environment
+from autoencoder.experiments import cache, environment
 
 
 def record(path: Path, numerics: dict, env: dict) -> None:

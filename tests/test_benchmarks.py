@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from autoencoder import _fast
-from autoencoder.covariance import CovarianceObjective
+from autoencoder.core import _fast
+from autoencoder.core.covariance import CovarianceObjective
 from benchmarks import breakdown, covariance, objective
 from benchmarks.__main__ import main
 

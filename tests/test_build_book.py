@@ -70,7 +70,7 @@ def test_failing_cell_is_named_and_unchanged_runs_are_reused(build, capsys):
 
 
 def test_note_and_environment_table_say_what_the_run_used(build, tmp_path):
-    from autoencoder import environment
+    from autoencoder.experiments import environment
 
     note = build.parameters_note({"n_train": "3"}, set(), environment.summary())
     env = environment.describe()
@@ -144,7 +144,7 @@ def test_a_chapter_training_is_shown_by_name_and_not_in_its_outputs(build, monke
     monkeypatch.setenv(build.ENV_MODE, "1")  # what a reader's shell may hold; the build overrides it
     training = (
         "import time\n"
-        "from autoencoder.progress import fit_progress\n"
+        "from autoencoder.experiments.progress import fit_progress\n"
         "with fit_progress('toy network', 4) as callback:\n"
         "    for i in range(1, 5):\n"
         "        callback(i, None, {'total': 1.0 / i})\n"

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from autoencoder import Autoencoder
-from autoencoder import cache as cache_mod
-from autoencoder.cache import cache_key, fit_cached
+from autoencoder.experiments import cache as cache_mod
+from autoencoder.experiments.cache import cache_key, fit_cached
 
 
 def test_second_call_reads_the_stored_result(unit_data, tmp_path, monkeypatch):
@@ -128,7 +128,7 @@ def test_command_line_lists_sizes_and_clears(unit_data, tmp_path, capsys):
 
 
 def test_training_reports_its_progress_and_a_hit_reports_none(unit_data, tmp_path, monkeypatch):
-    from autoencoder import progress
+    from autoencoder.experiments import progress
 
     lines = tmp_path / "progress.jsonl"
     monkeypatch.setenv(progress.ENV_MODE, "0")

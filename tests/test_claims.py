@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from autoencoder.claims import Claim, ClaimFailed, check_claims
+from autoencoder.book.claims import Claim, ClaimFailed, check_claims
 
 
 def test_claims_that_hold_are_tabled():

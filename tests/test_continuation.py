@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from autoencoder import Autoencoder, check_gradient
-from autoencoder.cache import fit_cached
-from autoencoder.continuation import check_widths, fit_l1_continuation
-from autoencoder.sparsity import L1_SMOOTHING
-from autoencoder.studies import tiny_problem
+from autoencoder.core.sparsity import L1_SMOOTHING
+from autoencoder.experiments.cache import fit_cached
+from autoencoder.experiments.continuation import check_widths, fit_l1_continuation
+from autoencoder.experiments.studies import tiny_problem
 
 
 @pytest.fixture

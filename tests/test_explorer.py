@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from bs4 import BeautifulSoup
 
-from autoencoder.explorer import format_value, slider_html
+from autoencoder.book.explorer import format_value, slider_html
 
 RHO = [0.01, 0.05, 0.1]
 BETA = [0.3, 3]
@@ -162,7 +162,7 @@ def test_format_value():
 
 def test_widget_follows_the_sliders():
     pytest.importorskip("ipywidgets")
-    from autoencoder.explorer import explorer_widget
+    from autoencoder.book.explorer import explorer_widget
 
     points = make_points()
     box = explorer_widget(points, RHO, BETA)
@@ -175,7 +175,7 @@ def test_widget_follows_the_sliders():
 
 def test_widget_opens_at_the_initial_point():
     pytest.importorskip("ipywidgets")
-    from autoencoder.explorer import explorer_widget
+    from autoencoder.book.explorer import explorer_widget
 
     points = make_points()
     rho, beta, images, table = explorer_widget(points, RHO, BETA, initial=(0.05, 3)).children

@@ -1,4 +1,4 @@
-"""The blocked, multi-worker objective of ``autoencoder._fast``: its code paths, dtypes, buffers and memory.
+"""The blocked, multi-worker objective of ``autoencoder.core._fast``: its code paths, dtypes, buffers and memory.
 
 ``tests/test_gradients.py`` checks every configuration against the reference
 objective; here each new code path (blocks, tiles, workers, the workspace
@@ -13,8 +13,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from autoencoder import Autoencoder, Params, _fast
-from autoencoder.activations import top_k_mask
+from autoencoder import Autoencoder, Params
+from autoencoder.core import _fast
+from autoencoder.core.activations import top_k_mask
 
 UFLDL = Autoencoder(7, rho=0.1, beta=3.0, weight_decay=3e-3)
 TAYLOR = Autoencoder(7, activation="taylor3", output_activation="taylor5", sparsity="l2", rho=0.4, beta=0.5)

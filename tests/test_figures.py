@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from autoencoder.figures import (  # noqa: E402
+from autoencoder.book.figures import (
     effective_area,
     localized_fraction,
     plot_mosaic_panels,

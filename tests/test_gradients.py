@@ -5,8 +5,9 @@ import itertools
 import numpy as np
 import pytest
 
-from autoencoder import ACTIVATIONS, PENALTIES, Autoencoder, Params, _fast, check_gradient
-from autoencoder.gradcheck import numerical_gradient
+from autoencoder import ACTIVATIONS, PENALTIES, Autoencoder, Params, check_gradient
+from autoencoder.core import _fast
+from autoencoder.core.gradcheck import numerical_gradient
 
 RHO = 0.2
 

@@ -6,11 +6,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from autoencoder import grid
-from autoencoder.cache import cache_key
-from autoencoder.explorer import slider_html
-from autoencoder.metrics import summarize
-from autoencoder.model import Autoencoder
+from autoencoder.book.explorer import slider_html
+from autoencoder.core.model import Autoencoder
+from autoencoder.experiments import grid
+from autoencoder.experiments.cache import cache_key
+from autoencoder.experiments.metrics import summarize
 
 RHOS = [0.05, 0.2]
 BETAS = [0, 0.5, 3]
@@ -169,7 +169,7 @@ def test_the_explorers_show_each_points_localized_fraction(data):
     pytest.importorskip("ipywidgets")
     from bs4 import BeautifulSoup
 
-    from autoencoder.explorer import explorer_widget
+    from autoencoder.book.explorer import explorer_widget
 
     X = data[:, :16]
     models = {(0.1, 0.0): hand_made_point([1, 2, 4, 16]), (0.1, 3.0): hand_made_point([1, 1, 1, 9])}
@@ -289,7 +289,7 @@ def test_axis_with_adds_a_missing_value_in_order():
 
 
 def test_training_counts_the_finished_trainings_into_the_progress_file(data, tmp_path, monkeypatch):
-    from autoencoder import progress
+    from autoencoder.experiments import progress
 
     path = tmp_path / "progress.jsonl"
     monkeypatch.setenv(progress.ENV_MODE, "0")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from autoencoder.knobs import KNOBS, MNIST_LABELED, MNIST_TRAIN, check_knob, check_knobs
+from autoencoder.experiments.knobs import KNOBS, MNIST_LABELED, MNIST_TRAIN, check_knob, check_knobs
 
 
 @pytest.mark.parametrize(

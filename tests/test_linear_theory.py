@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from autoencoder import Autoencoder, Params, pca, principal_angles
-from autoencoder.linear_theory import (
+from autoencoder.core.linear_theory import (
     eigenvalue_gaps,
     kunin_singular_values,
     neighbour_curvature,
@@ -20,8 +20,8 @@ from autoencoder.linear_theory import (
     singular_directions,
     transpose_gap,
 )
-from autoencoder.pca import eckart_young_error
-from autoencoder.synthetic import spectrum_basis, spectrum_data
+from autoencoder.core.pca import eckart_young_error
+from autoencoder.datasets.synthetic import spectrum_basis, spectrum_data
 
 SPECTRUM = 0.7 ** np.arange(20)  # ℓ_5 = 0.24, ℓ_4 = 0.343: distinct, with gaps of at least 0.1 ℓ
 P = 5

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from autoencoder import Autoencoder, FitResult, Params
-from autoencoder.sparsity import L1_SMOOTHING, PENALTIES
+from autoencoder.core.sparsity import L1_SMOOTHING, PENALTIES
 
 
 # -- validation ---------------------------------------------------------------------------

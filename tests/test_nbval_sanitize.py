@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbval.plugin import get_sanitize_patterns
 
-from autoencoder import cache
+from autoencoder.experiments import cache
 
 ROOT = Path(__file__).resolve().parents[1]
 

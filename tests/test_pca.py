@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from autoencoder import Autoencoder, pca, principal_angles
-from autoencoder.pca import eckart_young_error
-from autoencoder.synthetic import spectrum_basis, spectrum_data
+from autoencoder.core.pca import eckart_young_error
+from autoencoder.datasets.synthetic import spectrum_basis, spectrum_data
 
 SPECTRUM = np.array([10.0, 7.0, 5.0, 3.0, 2.0, 1.5, 1.0, 0.7, 0.5, 0.3])
 

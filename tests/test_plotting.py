@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from autoencoder.metrics import near_silent_fraction, reconstruction_mse
-from autoencoder.plotting import mosaic_image, plot_loss_history, plot_mosaic, png_bytes
+from autoencoder.book.plotting import mosaic_image, plot_loss_history, plot_mosaic, png_bytes
+from autoencoder.experiments.metrics import near_silent_fraction, reconstruction_mse
 
 
 def test_mosaic_places_each_normalized_patch_between_separators():

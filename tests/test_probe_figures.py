@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from autoencoder.probe_figures import plot_error_curves, plot_errors_side_by_side  # noqa: E402
+from autoencoder.book.probe_figures import plot_error_curves, plot_errors_side_by_side  # noqa: E402
 
 ROWS = [
     {"label": "raw pixels", "accuracy": 0.968, "reconstruction_mse": 0.0},

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from autoencoder import Autoencoder, probes
-from autoencoder.data import MNISTUnavailableError, load_mnist
-from autoencoder.pca import pca
+from autoencoder import Autoencoder
+from autoencoder.core.pca import pca
+from autoencoder.datasets.mnist import MNISTUnavailableError, load_mnist
+from autoencoder.experiments import probes
 
 # The labels of the first twenty MNIST training images.
 FIRST_TWENTY = np.array([5, 0, 4, 1, 9, 2, 1, 3, 1, 4, 3, 5, 3, 6, 1, 7, 2, 8, 6, 9])

@@ -6,8 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from autoencoder import Autoencoder, progress
-from autoencoder.progress import ENV_FILE, ENV_MODE, describe, fit_progress, read_record, task_progress
+from autoencoder import Autoencoder
+from autoencoder.experiments import progress
+from autoencoder.experiments.progress import ENV_FILE, ENV_MODE, describe, fit_progress, read_record, task_progress
 
 
 class FakeTerminal(io.StringIO):

@@ -9,8 +9,9 @@ when the sums are grouped differently (another block size).
 import numpy as np
 import pytest
 
-from autoencoder import Autoencoder, _fast
-from autoencoder.data import load_digits
+from autoencoder import Autoencoder
+from autoencoder.core import _fast
+from autoencoder.datasets.mnist import load_digits
 
 MODEL = Autoencoder(25, rho=0.1, beta=3.0, weight_decay=3e-3)
 

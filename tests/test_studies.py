@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from autoencoder import Autoencoder, check_gradient, pca, studies
-from autoencoder.activations import ACTIVATIONS
-from autoencoder.sparsity import PENALTIES
+from autoencoder import Autoencoder, check_gradient, pca
+from autoencoder.core.activations import ACTIVATIONS
+from autoencoder.core.sparsity import PENALTIES
+from autoencoder.experiments import studies
 
 
 @pytest.fixture(autouse=True)

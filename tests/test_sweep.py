@@ -17,9 +17,9 @@ import time
 import numpy as np
 import pytest
 
-from autoencoder import grid, sweep
-from autoencoder.experiments import sparse_sigmoid
-from autoencoder.model import Autoencoder
+from autoencoder.core.model import Autoencoder
+from autoencoder.experiments import grid, sweep
+from autoencoder.experiments.configurations import sparse_sigmoid
 
 RHOS = [0.05, 0.2]
 BETAS = [0, 0.5, 3]

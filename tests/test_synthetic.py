@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from autoencoder.synthetic import spectrum_basis, spectrum_data
+from autoencoder.datasets.synthetic import spectrum_basis, spectrum_data
 
 SPECTRUM = np.array([5.0, 3.0, 1.0, 0.5, 0.1])
 

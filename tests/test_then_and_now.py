@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from autoencoder import then_and_now
-from autoencoder.knobs import check_knobs
-from autoencoder.sparsity import L1_SMOOTHING
+from autoencoder.core.sparsity import L1_SMOOTHING
+from autoencoder.experiments import then_and_now
+from autoencoder.experiments.knobs import check_knobs
 
 SETTING = dict(rho_values=[0.1, 0.01], kl_beta=3.0, l1_betas=[0.3, 0.0, 0.1], k_values=[4, 2], weight_decay=1e-3)
 

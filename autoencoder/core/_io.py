@@ -1,7 +1,7 @@
 """Writing files so that a reader sees the old file or the whole new one, never a part.
 
-Both the MNIST files (:mod:`autoencoder.data`) and the entries of the model
-cache (:mod:`autoencoder.cache`) are written this way, so that a process
+Both the MNIST files (:mod:`autoencoder.datasets.mnist`) and the entries of the model
+cache (:mod:`autoencoder.experiments.cache`) are written this way, so that a process
 killed mid-write leaves nothing that a later run trusts.
 """
 

@@ -1,8 +1,8 @@
 """Small studies behind chapters 3–5: a β sweep, a comparison of variants, gradient checks.
 
-Each function trains through the model cache (:mod:`autoencoder.cache`, so
+Each function trains through the model cache (:mod:`autoencoder.experiments.cache`, so
 every network is trained once and shared between chapters), as a sweep on
-Dask (:mod:`autoencoder.sweep`), and returns plain rows —
+Dask (:mod:`autoencoder.experiments.sweep`), and returns plain rows —
 lists of dicts of numbers — that the chapters format with :func:`html_table`
 or :func:`text_table`.
 """
@@ -17,14 +17,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from .activations import ACTIVATIONS
-from .gradcheck import check_gradient
+from ..core.activations import ACTIVATIONS
+from ..core.gradcheck import check_gradient
+from ..core.model import Autoencoder
+from ..core.params import Params
+from ..core.pca import PCAResult, principal_angles
+from ..core.sparsity import PENALTIES, SparsityPenalty
 from .metrics import near_silent_fraction, reconstruction_mse
-from .model import Autoencoder
-from .params import Params
-from .pca import PCAResult, principal_angles
 from .progress import task_progress
-from .sparsity import PENALTIES, SparsityPenalty
 from .sweep import Chain, Engine, run_chains, tally
 
 __all__ = [
@@ -169,7 +169,7 @@ def beta_sweep(
         The optimizer's tolerance (:meth:`Autoencoder.fit`); 0 runs all
         ``max_iter`` iterations unless the line search can make no progress.
     scheduler, n_workers : optional
-        Where the networks train, as for :class:`autoencoder.sweep.Engine`:
+        Where the networks train, as for :class:`autoencoder.experiments.sweep.Engine`:
         by default Dask's configured scheduler, else an embedded cluster when
         more than one network is missing from the cache.  Warm-started
         networks form one chain, trained in order.
@@ -195,7 +195,10 @@ def beta_sweep(
 
 
 def _run(chains, X, description: str, scheduler, n_workers) -> list:
-    """The results of the chains in order, trained through the cache on an :class:`~autoencoder.sweep.Engine`."""
+    """The results of the chains in order, trained through the cache.
+
+    The chains run on an :class:`~autoencoder.experiments.sweep.Engine`.
+    """
     total = sum(len(chain.models) for chain in chains)
     with (
         task_progress(description, total, unit="trainings") as advance,
@@ -224,7 +227,7 @@ def compare_variants(
     X : ndarray of shape (m, n)
     max_iter, seed : int
     scheduler, n_workers : optional
-        Where the networks train, as for :class:`autoencoder.sweep.Engine`.
+        Where the networks train, as for :class:`autoencoder.experiments.sweep.Engine`.
 
     Returns
     -------
@@ -381,7 +384,7 @@ class BrokenSparsityGradient:
     """A model whose gradient drops the sparsity term ``β φ'(ρ̂)`` of ``δ²``.
 
     Its objective is that of ``model``; its gradient comes from
-    :meth:`autoencoder.objective.Objective.reference` with the penalty's
+    :meth:`autoencoder.core.objective.Objective.reference` with the penalty's
     derivative replaced by zero — the mistake of backpropagating the plain
     autoencoder while adding the sparsity penalty to ``J``.
     :func:`autoencoder.check_gradient` accepts it in place of an

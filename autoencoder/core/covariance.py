@@ -63,7 +63,7 @@ forms at ``10⁻¹²`` on it, near a minimum too).  The result does not depend o
 number of workers: the moments are summed over fixed blocks of rows, in two
 fixed parts (the even and the odd blocks) added in order, and every product
 of an evaluation is computed by one thread with single-threaded BLAS
-(:func:`autoencoder._fast.single_threaded_blas`); two workers only run the
+(:func:`autoencoder.core._fast.single_threaded_blas`); two workers only run the
 two halves of an evaluation at the same time.
 """
 
@@ -103,7 +103,7 @@ LANES = 2
 def applies(f: Activation, g: Activation) -> bool:
     """Whether the covariance form computes the objective of a network with transfer functions ``f`` and ``g``.
 
-    True when both are affine (:attr:`autoencoder.activations.Activation.affine`).
+    True when both are affine (:attr:`autoencoder.core.activations.Activation.affine`).
     """
     return f.affine is not None and g.affine is not None
 
@@ -249,7 +249,7 @@ class Workspace:
     workers : int, optional
         1 runs both halves of an evaluation in the calling thread, 2 runs
         the second on a thread of its own; more do not help.  Default:
-        :func:`autoencoder._fast.default_workers`, at most 2.  The count
+        :func:`autoencoder.core._fast.default_workers`, at most 2.  The count
         changes the speed, never the result.
 
     Raises
@@ -312,7 +312,7 @@ def loss_and_grad(
     objective : Objective
         The transfer functions, both affine (:func:`applies`), the penalty,
         ``ρ``, ``β`` (0 disables the sparsity term) and ``λ``
-        (:class:`autoencoder.objective.Objective`).
+        (:class:`autoencoder.core.objective.Objective`).
     params : Params
         float64.
     moments : Moments

@@ -25,9 +25,9 @@ line per equation of the paper's Appendix A, vectorized over the rows of ``X``
 :class:`Objective` holds what ``J`` depends on besides the parameters and
 the data, and evaluates it three ways: :meth:`Objective.reference` is this
 module's equation-by-equation implementation, :meth:`Objective.fast` the one
-used for training (:mod:`autoencoder._fast`), which must agree with it (tests
+used for training (:mod:`autoencoder.core._fast`), which must agree with it (tests
 check it to 1e-12 relative in float64), and :meth:`Objective.covariance` the
-covariance form of an affine network (:mod:`autoencoder.covariance`).
+covariance form of an affine network (:mod:`autoencoder.core.covariance`).
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ class Objective:
         workspace: _fast.Workspace | None = None,
         terms: bool = False,
     ):
-        """``J`` on the data, its gradient written into ``grad`` (:func:`autoencoder._fast.loss_and_grad`).
+        """``J`` on the data, its gradient written into ``grad`` (:func:`autoencoder.core._fast.loss_and_grad`).
 
         Returns
         -------
@@ -181,7 +181,7 @@ class Objective:
         workspace: covariance.Workspace | None = None,
         terms: bool = False,
     ):
-        """``J`` of an affine network from the data's moments (:func:`autoencoder.covariance.loss_and_grad`).
+        """``J`` of an affine network from the data's moments (:func:`autoencoder.core.covariance.loss_and_grad`).
 
         Returns
         -------

@@ -7,7 +7,7 @@ MNIST uses type ``0x08`` (unsigned byte): images have ``ndim = 3``
 
 The reader checks the magic number, the dimensions and the length, and can
 check a SHA-256 digest of the (decompressed) bytes first; every error names
-the file.  Files are written with :func:`autoencoder._io.write_atomic`.
+the file.  Files are written with :func:`autoencoder.core._io.write_atomic`.
 """
 
 from __future__ import annotations

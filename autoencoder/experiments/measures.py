@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_real
+from ..core._validation import check_real
 
 __all__ = [
     "DENSE_FRACTION",
@@ -221,7 +221,7 @@ def mean_l1_norm(A) -> float:
 
     For a code that is never negative it is ``Σ_j ρ̂_j``, which the ``l1``
     penalty at ``ρ = 0`` approximates within ``ε`` per unit
-    (:mod:`autoencoder.sparsity`).
+    (:mod:`autoencoder.core.sparsity`).
 
     Parameters
     ----------

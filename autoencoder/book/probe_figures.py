@@ -17,7 +17,7 @@ def plot_errors_side_by_side(rows: Sequence[Mapping], references: Mapping[str, f
     Parameters
     ----------
     rows : sequence of dict
-        Rows of :func:`autoencoder.probes.probe_representations`: ``label``, ``accuracy`` and
+        Rows of :func:`autoencoder.experiments.probes.probe_representations`: ``label``, ``accuracy`` and
         ``reconstruction_mse`` (NaN draws no bar).
     references : dict of str to float, optional
         Accuracies drawn as vertical lines on the left panel, by label.

@@ -1,6 +1,6 @@
 """The objective and gradient used for training: in place, blocked, on every core, the same bits on any.
 
-Same mathematics as :meth:`autoencoder.objective.Objective.reference`
+Same mathematics as :meth:`autoencoder.core.objective.Objective.reference`
 (Appendix A), organised so that the five matrix products do nearly all the
 work, and so that the result does not depend on how many workers share it:
 
@@ -104,7 +104,7 @@ def loss_and_grad(
     ----------
     objective : Objective
         The transfer functions, the penalty, ``ρ``, ``β`` (0 disables the
-        sparsity term) and ``λ`` (:class:`autoencoder.objective.Objective`).
+        sparsity term) and ``λ`` (:class:`autoencoder.core.objective.Objective`).
     params : Params
         Same dtype as ``X``.
     X : ndarray of shape (m, n)
@@ -444,7 +444,7 @@ def _times_derivative(act, z, a, target, scratch):
 class _Evaluation:
     """What every worker of one evaluation reads."""
 
-    objective: object  # an autoencoder.objective.Objective
+    objective: object  # an autoencoder.core.objective.Objective
     X: np.ndarray
     W1: np.ndarray
     b1: np.ndarray
@@ -490,7 +490,7 @@ def _hidden_block(ev: _Evaluation, b: int, buf: _WorkerBuffers):
     block (``buf.fprime``) and only the last step writes ``a2``.  An
     elementwise rectifier is applied in place; a transfer that is not
     elementwise (TopK) acts on each row of the block
-    (:func:`autoencoder.activations.top_k_mask`), so its selection depends on
+    (:func:`autoencoder.core.activations.top_k_mask`), so its selection depends on
     the example alone, not on the blocks or the workers.
     """
     ws, f = ev.ws, ev.f

@@ -2,12 +2,12 @@
 
 Chapters 1–3 train these networks and chapter 6 (Figure 1) reuses them; since
 every chapter builds them here from the same knobs and trains them through
-:func:`autoencoder.cache.fit_cached`, each network is trained once.
+:func:`autoencoder.experiments.cache.fit_cached`, each network is trained once.
 """
 
 from __future__ import annotations
 
-from .model import Autoencoder
+from ..core.model import Autoencoder
 
 __all__ = ["UFLDL", "sparse_sigmoid", "unregularized", "sparse_linear"]
 

@@ -140,7 +140,7 @@ class Params:
         """Pickle the flat vector and the shape, so that the copy's matrices are views of its vector again.
 
         Parameters travel by pickle to and from the workers of a sweep
-        (:mod:`autoencoder.sweep`); a field-by-field pickle would give five
+        (:mod:`autoencoder.experiments.sweep`); a field-by-field pickle would give five
         unrelated arrays.
         """
         return Params.from_flat, (self.flat, self.n_visible, self.n_hidden)

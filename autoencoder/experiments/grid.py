@@ -1,24 +1,24 @@
 """A grid of KL-sparse sigmoid autoencoders over the sparsity target ρ and weight β.
 
-:func:`train_grid` trains the network of :func:`autoencoder.experiments.sparse_sigmoid`
-at every pair ``(ρ, β)`` of two lists, through the model cache (:mod:`autoencoder.cache`)
+:func:`train_grid` trains the network of :func:`autoencoder.experiments.configurations.sparse_sigmoid`
+at every pair ``(ρ, β)`` of two lists, through the model cache (:mod:`autoencoder.experiments.cache`)
 (so a rebuild of the book reads every point from disk), on a Dask cluster;
 :func:`grid_summary` measures each trained point with :func:`point_summary`
-(:func:`autoencoder.metrics.summarize` and the localized fraction and median
+(:func:`autoencoder.experiments.metrics.summarize` and the localized fraction and median
 effective area of its features); :func:`grid_points` renders the small
-figures that :func:`autoencoder.explorer.slider_html` swaps; and
+figures that :func:`autoencoder.book.explorer.slider_html` swaps; and
 :func:`plot_tradeoff` draws reconstruction error against achieved sparsity for
 the whole grid.
 
 Training is a set of *chains*, one per ρ: the values of β in increasing order,
 each point starting from the solution of the previous one (continuation in β).
 A chain is one task of a sweep on Dask's distributed scheduler
-(:mod:`autoencoder.sweep`): an embedded cluster of ``n_jobs`` worker
+(:mod:`autoencoder.experiments.sweep`): an embedded cluster of ``n_jobs`` worker
 processes by default, an existing cluster when given its address.  Each
 worker runs its BLAS on one thread, so a chain computes the same bits in this
 process, on one worker or on several, and the grid does not depend on
 ``n_jobs`` or on the cluster.  While it trains, a
-:func:`autoencoder.progress.task_progress` counts the finished trainings (a bar
+:func:`autoencoder.experiments.progress.task_progress` counts the finished trainings (a bar
 when run interactively, lines in the progress file during the book build).
 
 The figure helpers import matplotlib when called; the training does not.
@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import experiments
-from ._validation import check_int
-from .explorer import format_value
+from ..book.explorer import format_value
+from ..core._validation import check_int
+from ..core.model import Autoencoder, FitResult, validate_data
+from . import configurations
 from .metrics import summarize
-from .model import Autoencoder, FitResult, validate_data
 from .progress import task_progress
 from .sweep import Chain, Engine, run_chains, tally
 
@@ -71,7 +71,7 @@ _HISTOGRAM_BINS = np.geomspace(1e-3, 1.0, 43)
 
 
 def model_factory(n_hidden: int, weight_decay: float) -> Callable[[float, float], Autoencoder]:
-    """``(ρ, β) -> experiments.sparse_sigmoid(n_hidden, ρ, β, weight_decay)``.
+    """``(ρ, β) -> configurations.sparse_sigmoid(n_hidden, ρ, β, weight_decay)``.
 
     Parameters
     ----------
@@ -97,7 +97,7 @@ class _SparseSigmoid:
         self.weight_decay = weight_decay
 
     def __call__(self, rho: float, beta: float) -> Autoencoder:
-        return experiments.sparse_sigmoid(self.n_hidden, rho, beta, self.weight_decay)
+        return configurations.sparse_sigmoid(self.n_hidden, rho, beta, self.weight_decay)
 
 
 def axis_with(values: Sequence[float], value: float) -> list[float]:
@@ -170,7 +170,7 @@ def train_grid(
         or of every point without ``warm_start``).
     n_jobs : int, default 2
         Worker processes of the embedded Dask cluster training chains at once
-        (:class:`autoencoder.sweep.Engine`, one thread and one BLAS thread
+        (:class:`autoencoder.experiments.sweep.Engine`, one thread and one BLAS thread
         each); 1 trains in this process, also on one BLAS thread.  Ignored
         with a scheduler.
     warm_start : bool, default True
@@ -179,7 +179,7 @@ def train_grid(
         β = 0 is in the grid (the starting point is part of the cache key).
         Without it every point starts from the seed's initialisation.
     directory : Path, optional
-        Cache directory; default :func:`autoencoder.cache.cache_dir`.
+        Cache directory; default :func:`autoencoder.experiments.cache.cache_dir`.
     scheduler : str or distributed.Client, optional
         An existing Dask cluster to train on (its address, or a client); by
         default Dask's ``scheduler-address`` configuration
@@ -204,7 +204,7 @@ def train_grid(
         Naming the parameter: a ρ outside (0, 1), a negative β, an empty or
         repeating list, ``n_jobs < 1``, a bad scheduler, or an invalid model
         or data; before anything is trained.
-    autoencoder.sweep.SweepError
+    autoencoder.experiments.sweep.SweepError
         When a point fails, naming it (the points trained are in the cache).
     """
     rhos = _check_axis("rhos", rhos, inside=lambda rho: 0 < rho < 1, allowed="in (0, 1)")
@@ -246,7 +246,7 @@ def train_grid(
 
 
 def point_summary(model: Autoencoder, params, X) -> dict[str, float]:
-    """The numbers of one grid point: :func:`autoencoder.metrics.summarize` and two of its features.
+    """The numbers of one grid point: :func:`autoencoder.experiments.metrics.summarize` and two of its features.
 
     Parameters
     ----------
@@ -262,12 +262,12 @@ def point_summary(model: Autoencoder, params, X) -> dict[str, float]:
     -------
     dict
         The keys of :data:`METRIC_LABELS`: ``summarize``'s four, and
-        ``localized_fraction`` (:func:`autoencoder.figures.localized_fraction`
+        ``localized_fraction`` (:func:`autoencoder.book.figures.localized_fraction`
         of ``W1``, the share of features spread over less than a tenth of the
         image) and ``median_area`` (the median
-        :func:`autoencoder.figures.effective_area` of the features, in pixels).
+        :func:`autoencoder.book.figures.effective_area` of the features, in pixels).
     """
-    from .figures import effective_area, localized_fraction
+    from ..book.figures import effective_area, localized_fraction
 
     row = summarize(model, params, X)
     row["localized_fraction"] = localized_fraction(params.W1)
@@ -331,7 +331,7 @@ def point_figures(
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, NullLocator
 
-    from .plotting import mosaic_image, plot_activation_histogram, plot_mosaic, png_bytes
+    from ..book.plotting import mosaic_image, plot_activation_histogram, plot_mosaic, png_bytes
 
     inches = size_px / dpi
     # A whole number of screen pixels per weight pixel: resampling would thin some separators and strokes.
@@ -391,7 +391,7 @@ def grid_points(
     size_px: int = 300,
     dpi: int = 72,
 ) -> dict[tuple[float, float], dict]:
-    """The ``points`` of :func:`autoencoder.explorer.slider_html` for a trained grid.
+    """The ``points`` of :func:`autoencoder.book.explorer.slider_html` for a trained grid.
 
     Parameters
     ----------

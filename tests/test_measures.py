@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from autoencoder import Autoencoder
-from autoencoder.sae_measures import (
+from autoencoder.core.sparsity import L1_SMOOTHING
+from autoencoder.experiments.measures import (
     SIGMOID_THRESHOLD,
     activation_frequency,
     activity_threshold,
@@ -15,7 +16,6 @@ from autoencoder.sae_measures import (
     mean_l1_norm,
     sae_measures,
 )
-from autoencoder.sparsity import L1_SMOOTHING
 
 # Four examples of three units: unit 0 active on 3 of 4, unit 1 on 1, unit 2 never.
 CODE = np.array(

@@ -149,14 +149,14 @@ class Autoencoder:
         Target mean activation ``ρ``, in (0, 1) for ``"kl"``, in [0, 1) for
         ``"l1"`` and ``"l2"`` (ignored for ``"none"``).  ``"l1"`` with
         ``ρ = 0`` penalizes the mean L1 norm of the code
-        (:mod:`autoencoder.sparsity`).
+        (:mod:`autoencoder.core.sparsity`).
     beta : float, default 3.0
         Weight ``β ≥ 0`` of the sparsity penalty.
     weight_decay : float, default 3e-3
         Weight decay ``λ ≥ 0``; biases are not regularized.
     top_k : int or None, default None
         Keep only the ``top_k`` largest hidden activations of each example
-        and zero the rest (:func:`autoencoder.activations.top_k`; ties go to
+        and zero the rest (:func:`autoencoder.core.activations.top_k`; ties go to
         the lower unit index).  Needs ``activation="relu"`` and
         ``1 ≤ top_k ≤ n_hidden``.  TopK is outside Appendix A's framework:
         the sparsity comes from the selection, not from a penalty ``φ``
@@ -164,7 +164,7 @@ class Autoencoder:
         if given, with ``ρ̂`` the mean of the kept activations).
     l1_smoothing : float, default 1e-4
         Width ``ε > 0`` of the smoothed absolute value of the ``"l1"``
-        penalty (:func:`autoencoder.sparsity.l1_penalty`); only with
+        penalty (:func:`autoencoder.core.sparsity.l1_penalty`); only with
         ``sparsity="l1"``.  A continuation trains with decreasing widths.
 
     Raises
@@ -346,7 +346,7 @@ class Autoencoder:
         -----
         The buffers and worker threads of the evaluation are kept for the
         next call from the same thread with data of the same shape and dtype
-        (:func:`autoencoder._fast.reusable_workspace`), so that calling it in
+        (:func:`autoencoder.core._fast.reusable_workspace`), so that calling it in
         a loop costs what an evaluation inside :meth:`fit` costs.
         """
         X = self._check_X(X)
@@ -422,13 +422,13 @@ class Autoencoder:
         -----
         A network whose two transfer functions are affine (``"linear"`` or
         ``"taylor1"``, :attr:`affine`) is trained on the covariance form of
-        its objective (:mod:`autoencoder.covariance`): the mean and the
+        its objective (:mod:`autoencoder.core.covariance`): the mean and the
         centred covariance of ``X`` are formed once, in float64, and every
         evaluation then costs the same whatever the number of examples.  For
         float32 input the initial weights, the moments, the evaluations and
         the optimization are then all in float64, and the parameters are
         returned rounded to float32 (those of the same data in float64).
-        Every other network is evaluated on the data (:mod:`autoencoder._fast`).
+        Every other network is evaluated on the data (:mod:`autoencoder.core._fast`).
 
         A TopK network (``top_k`` set) is trained the same way, but its
         objective is only piecewise smooth: it has a kink wherever the

@@ -3,7 +3,7 @@
 Every chapter trains through :func:`fit_cached`, so no two notebooks train the
 same model twice and a rebuild of the book reuses what was trained before.
 Entries are ``.npz`` files read with ``allow_pickle=False`` and written
-atomically (:func:`autoencoder._io.write_atomic`: a temporary file in the same
+atomically (:func:`autoencoder.core._io.write_atomic`: a temporary file in the same
 directory, then :func:`os.replace`), so a killed process never leaves a
 half-written entry that a later run trusts.
 
@@ -13,7 +13,7 @@ data, the seed, the options and the warm start, and the numerics —
 functions, the penalties or the optimizer settings change a number), the
 NumPy and SciPy versions and the BLAS kernel.  The worker count is not part
 of it: it changes no bit.  Each entry also records the environment it was
-trained in (:func:`autoencoder.environment.describe`).  An entry that cannot
+trained in (:func:`autoencoder.experiments.environment.describe`).  An entry that cannot
 be read, or whose recorded key is not the one asked for, is dropped with a
 warning and trained again.
 
@@ -36,10 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core._io import write_atomic
+from ..core.model import TERMS, Autoencoder, FitResult
+from ..core.params import Params
 from . import environment
-from ._io import write_atomic
-from .model import TERMS, Autoencoder, FitResult
-from .params import Params
 from .progress import fit_progress
 
 __all__ = [
@@ -290,7 +290,7 @@ def fit_cached(
 
     Notes
     -----
-    While it trains, :func:`autoencoder.progress.fit_progress` shows the
+    While it trains, :func:`autoencoder.experiments.progress.fit_progress` shows the
     iterations and ``J`` (a bar in Jupyter or a terminal, a line in the book
     build's progress file; nothing when ``$AUTOENCODER_PROGRESS`` is ``0``).
     """

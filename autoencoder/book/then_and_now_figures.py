@@ -6,8 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
 
+from ..experiments.then_and_now import FAMILIES, FAMILY_LABELS, frontier
 from .plotting import plot_mosaic
-from .then_and_now import FAMILIES, FAMILY_LABELS, frontier
 
 __all__ = ["plot_frontiers", "plot_frequency_histograms", "plot_family_mosaics", "plot_family_reconstructions"]
 
@@ -19,7 +19,7 @@ def _families(rows):
 
 
 def plot_frontiers(rows, ax=None, title="L0 against FVU, one curve per family"):
-    """Each family's L0–FVU frontier (:func:`autoencoder.then_and_now.frontier`), L0 on a log scale."""
+    """Each family's L0–FVU frontier (:func:`autoencoder.experiments.then_and_now.frontier`), L0 on a log scale."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4.2))
     for family in _families(rows):
@@ -52,7 +52,7 @@ def plot_frequency_histograms(rows, n_examples: int, dense_fraction: float, bins
     Parameters
     ----------
     rows : sequence of dict
-        :func:`autoencoder.then_and_now.measure_members`.
+        :func:`autoencoder.experiments.then_and_now.measure_members`.
     n_examples : int
         ``m``, the images the frequencies were measured on.
     dense_fraction : float

@@ -1,14 +1,14 @@
 """Training an ``l1`` network by continuation in the width of its smoothing.
 
 The ``l1`` penalty is the smoothed ``sqrt(d² + ε²) − ε`` of
-:func:`autoencoder.sparsity.l1_value`, ``d = ρ̂_j − ρ``.  L1 is an exact
+:func:`autoencoder.core.sparsity.l1_value`, ``d = ρ̂_j − ρ``.  L1 is an exact
 penalty: its optimum puts many ``ρ̂_j`` on the kink ``d = 0``, where at the
 documented ``ε = 10⁻⁴`` the curvature ``1/ε`` is ten thousand times that of
 the rest of the objective and L-BFGS crawls.  A continuation trains with a
 wide ``ε`` first (near the target the penalty is then the gentle quadratic
 ``d²/(2ε)``), then with narrower ones down to the model's own, each stage
 warm-started from the previous stage's parameters, every stage through the
-model cache (:func:`autoencoder.cache.fit_cached`; the warm start is part of
+model cache (:func:`autoencoder.experiments.cache.fit_cached`; the warm start is part of
 the key).
 """
 
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import check_int, check_real
+from ..core._validation import check_int, check_real
+from ..core.model import Autoencoder, FitResult
+from ..core.params import Params
 from .cache import fit_cached
-from .model import Autoencoder, FitResult
-from .params import Params
 
 __all__ = ["ContinuationResult", "check_widths", "fit_l1_continuation"]
 
@@ -162,7 +162,7 @@ def fit_l1_continuation(
     tol : float, default 1e-12
         As for :meth:`Autoencoder.fit`, every stage.
     directory : Path, optional
-        Model cache directory; default :func:`autoencoder.cache.cache_dir`.
+        Model cache directory; default :func:`autoencoder.experiments.cache.cache_dir`.
 
     Returns
     -------

@@ -13,7 +13,8 @@ import sys
 import numpy as np
 import scipy
 
-from . import __version__, _fast
+from .. import __version__
+from ..core import _fast
 
 __all__ = ["describe", "summary"]
 
@@ -34,7 +35,7 @@ def describe() -> dict[str, object]:
         (the library NumPy's products run on, with its version), ``kernel``
         (its CPU kernel, e.g. ``SkylakeX``), ``blas_threads``, ``cores``
         (available to this process), ``workers`` (evaluation workers a fit
-        would use by default: :func:`autoencoder._fast.default_workers`) and
+        would use by default: :func:`autoencoder.core._fast.default_workers`) and
         ``machine`` (the processor architecture).
     """
     libraries = _blas_libraries()

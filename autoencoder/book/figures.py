@@ -79,7 +79,7 @@ def plot_mosaic_panels(panels, n_rows=1, patch_shape=(28, 28), panel_size=3.6, n
     ----------
     panels : dict of str to ndarray of shape (k, h * w)
         Panel title to features (one per row), drawn in this order, each
-        feature scaled to its own range (:func:`autoencoder.plotting.plot_mosaic`).
+        feature scaled to its own range (:func:`autoencoder.book.plotting.plot_mosaic`).
     n_rows : int, default 1
         Rows of panels; the panels fill the grid row by row.
     patch_shape : tuple of int, default (28, 28)

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ._validation import check_int, check_real
+from ..core._validation import check_int, check_real
 
 __all__ = ["Knob", "KNOBS", "MNIST_TRAIN", "MNIST_TEST", "MNIST_PIXELS", "MNIST_LABELED", "check_knobs", "check_knob"]
 

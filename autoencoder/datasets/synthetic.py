@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from ._validation import check_int
+from ..core._validation import check_int
 
 __all__ = ["spectrum_basis", "spectrum_data"]
 

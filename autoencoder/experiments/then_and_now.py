@@ -19,11 +19,11 @@ autoencoders*.  For units that are never negative, L1 at ``ρ = 0`` is the
 mean L1 norm of the code, ``(1/m) Σ_i Σ_j a_ij = Σ_j ρ̂_j`` (Appendix A's
 ``φ(ρ̂) = |ρ − ρ̂|`` at ``ρ = 0``, within the smoothing ``ε`` per unit).
 
-Every network is trained through :func:`autoencoder.cache.fit_cached` and
-measured with :mod:`autoencoder.sae_measures`; the 2023 family may be trained
+Every network is trained through :func:`autoencoder.experiments.cache.fit_cached` and
+measured with :mod:`autoencoder.experiments.measures`; the 2023 family may be trained
 by continuation in the width of the L1 smoothing
-(:mod:`autoencoder.continuation`) within the same iteration budget.  Plotting is in
-:mod:`autoencoder.then_and_now_figures`.
+(:mod:`autoencoder.experiments.continuation`) within the same iteration budget.  Plotting is in
+:mod:`autoencoder.book.then_and_now_figures`.
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import check_int, check_real
+from ..core._validation import check_int, check_real
+from ..core.model import Autoencoder, FitResult, validate_data
+from ..core.objective import output
 from .cache import fit_cached
 from .continuation import ContinuationResult, check_widths, fit_l1_continuation
-from .model import Autoencoder, FitResult, validate_data
-from .objective import output
-from .sae_measures import fraction_of_variance_unexplained, sae_measures
+from .measures import fraction_of_variance_unexplained, sae_measures
 
 __all__ = [
     "FAMILIES",
@@ -216,13 +216,13 @@ def train_members(
         Seed of the initial weights, the same for every network.
     l1_widths : sequence of float, optional
         When given, the ``l1`` members are trained by continuation in the
-        smoothing width (:func:`autoencoder.continuation.fit_l1_continuation`)
+        smoothing width (:func:`autoencoder.experiments.continuation.fit_l1_continuation`)
         through these widths, decreasing to the model's own, with the
         iterations of :func:`stage_iterations`; otherwise by a plain fit.
     l1_stage_iter : int, default 20
         Iterations of each stage after the first, when ``max_iter`` allows.
     directory : Path, optional
-        Model cache directory; default :func:`autoencoder.cache.cache_dir`.
+        Model cache directory; default :func:`autoencoder.experiments.cache.cache_dir`.
 
     Returns
     -------
@@ -256,7 +256,7 @@ def train_members(
 
 
 def measure_members(members: Sequence[Member], fits: dict[str, FitResult], X, X_test=None) -> list[dict]:
-    """The measures of :mod:`autoencoder.sae_measures` for every member, on its training images.
+    """The measures of :mod:`autoencoder.experiments.measures` for every member, on its training images.
 
     Parameters
     ----------
@@ -402,7 +402,7 @@ def fvu_of_hard_code(model: Autoencoder, params, X, threshold: float) -> float:
     params : Params
     X : ndarray of shape (m, n)
     threshold : float
-        ``τ ≥ 0`` (:func:`autoencoder.sae_measures.activity_threshold`).
+        ``τ ≥ 0`` (:func:`autoencoder.experiments.measures.activity_threshold`).
 
     Returns
     -------
