@@ -1,4 +1,4 @@
-"""Composite figures and the localization measure of the feature chapters."""
+"""Composite figures of the feature chapters."""
 
 import matplotlib
 
@@ -9,46 +9,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from autoencoder.book.figures import (
-    effective_area,
-    localized_fraction,
     plot_mosaic_panels,
     plot_optimality_gap,
     plot_principal_angles,
     plot_singular_values,
 )
-
-
-def test_effective_area_counts_the_pixels_of_an_even_feature_with_any_signs():
-    W = np.zeros((3, 10))
-    W[0, :4] = [1, -1, 1, -1]  # four pixels, equal magnitude
-    W[1, :] = 2.5  # all ten
-    W[2, 7] = -3  # one
-    np.testing.assert_allclose(effective_area(W), [4, 10, 1])
-
-
-def test_effective_area_is_scale_invariant_and_bounded(rng):
-    W = rng.normal(size=(5, 30))
-    area = effective_area(W)
-    np.testing.assert_allclose(effective_area(7.0 * W), area)
-    assert np.all((area >= 1) & (area <= 30))
-
-
-def test_effective_area_of_a_zero_row_is_zero():
-    assert effective_area(np.zeros((1, 5)))[0] == 0
-    with pytest.raises(ValueError, match="2-D"):
-        effective_area(np.ones(5))
-
-
-def test_localized_fraction_separates_strokes_from_global_patterns(rng):
-    strokes = np.zeros((4, 100))
-    for i in range(4):
-        strokes[i, 10 * i : 10 * i + 5] = rng.uniform(0.5, 1.0, size=5)
-    spread = rng.normal(size=(4, 100))
-    W = np.vstack([strokes, spread])
-    assert localized_fraction(W, threshold=0.1) == pytest.approx(0.5)
-    assert localized_fraction(strokes) == 1.0
-    with pytest.raises(ValueError, match="threshold"):
-        localized_fraction(W, threshold=0)
 
 
 def test_mosaic_panels_fill_a_grid_and_hide_empty_slots(rng):

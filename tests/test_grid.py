@@ -10,7 +10,7 @@ from autoencoder.book.explorer import slider_html
 from autoencoder.core.model import Autoencoder
 from autoencoder.experiments import grid
 from autoencoder.experiments.cache import cache_key
-from autoencoder.experiments.metrics import summarize
+from autoencoder.experiments.measures import summarize
 
 RHOS = [0.05, 0.2]
 BETAS = [0, 0.5, 3]

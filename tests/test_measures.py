@@ -1,4 +1,4 @@
-"""The sparse-code measures on small hand-computed cases, their refusals, and L1 at ρ = 0."""
+"""The measures on small hand-computed cases, their refusals, and L1 at ρ = 0."""
 
 import numpy as np
 import pytest
@@ -11,9 +11,13 @@ from autoencoder.experiments.measures import (
     activity_threshold,
     dead_units,
     dense_units,
+    effective_area,
     fraction_of_variance_unexplained,
     l0,
+    localized_fraction,
     mean_l1_norm,
+    near_silent_fraction,
+    reconstruction_mse,
     sae_measures,
 )
 
@@ -112,3 +116,44 @@ def test_sae_measures_of_a_top_k_model(unit_data):
     assert out["mean_l1_norm"] == pytest.approx(A.mean(axis=0).sum())
     H = model.reconstruct(params, unit_data)
     assert out["fvu"] == fraction_of_variance_unexplained(unit_data, H)
+
+
+def test_metrics():
+    X = np.zeros((4, 3))
+    H = np.ones((4, 3))
+    assert reconstruction_mse(X, H) == 3.0
+    A = np.array([[0.0, 0.5, -0.001], [0.0, 0.3, 0.001]])
+    assert near_silent_fraction(A, threshold=0.01) == pytest.approx(2 / 3)
+
+
+def test_effective_area_counts_the_pixels_of_an_even_feature_with_any_signs():
+    W = np.zeros((3, 10))
+    W[0, :4] = [1, -1, 1, -1]  # four pixels, equal magnitude
+    W[1, :] = 2.5  # all ten
+    W[2, 7] = -3  # one
+    np.testing.assert_allclose(effective_area(W), [4, 10, 1])
+
+
+def test_effective_area_is_scale_invariant_and_bounded(rng):
+    W = rng.normal(size=(5, 30))
+    area = effective_area(W)
+    np.testing.assert_allclose(effective_area(7.0 * W), area)
+    assert np.all((area >= 1) & (area <= 30))
+
+
+def test_effective_area_of_a_zero_row_is_zero():
+    assert effective_area(np.zeros((1, 5)))[0] == 0
+    with pytest.raises(ValueError, match="2-D"):
+        effective_area(np.ones(5))
+
+
+def test_localized_fraction_separates_strokes_from_global_patterns(rng):
+    strokes = np.zeros((4, 100))
+    for i in range(4):
+        strokes[i, 10 * i : 10 * i + 5] = rng.uniform(0.5, 1.0, size=5)
+    spread = rng.normal(size=(4, 100))
+    W = np.vstack([strokes, spread])
+    assert localized_fraction(W, threshold=0.1) == pytest.approx(0.5)
+    assert localized_fraction(strokes) == 1.0
+    with pytest.raises(ValueError, match="threshold"):
+        localized_fraction(W, threshold=0)

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from autoencoder.book.plotting import mosaic_image, plot_loss_history, plot_mosaic, png_bytes
-from autoencoder.experiments.metrics import near_silent_fraction, reconstruction_mse
 
 
 def test_mosaic_places_each_normalized_patch_between_separators():
@@ -38,14 +37,6 @@ def test_loss_history_draws_every_positive_term():
     history["sparsity"] = np.zeros(5)
     ax = plot_loss_history(history)
     assert len(ax.get_lines()) == 3
-
-
-def test_metrics():
-    X = np.zeros((4, 3))
-    H = np.ones((4, 3))
-    assert reconstruction_mse(X, H) == 3.0
-    A = np.array([[0.0, 0.5, -0.001], [0.0, 0.3, 0.001]])
-    assert near_silent_fraction(A, threshold=0.01) == pytest.approx(2 / 3)
 
 
 def test_loss_history_labels_render():

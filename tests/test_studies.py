@@ -6,7 +6,7 @@ import pytest
 from autoencoder import Autoencoder, check_gradient, pca
 from autoencoder.core.activations import ACTIVATIONS
 from autoencoder.core.sparsity import PENALTIES
-from autoencoder.experiments import studies
+from autoencoder.experiments import measures, studies
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +35,7 @@ def test_network_metrics_of_a_pca_network_match_pca(low_rank_data):
     params.W2[...] = ref.components.T
     params.b1[...] = -ref.components @ ref.mean
     params.b2[...] = ref.mean
-    out = studies.network_metrics(model, params, X, ref)
+    out = measures.network_metrics(model, params, X, ref)
     assert out["reconstruction_mse"] == pytest.approx(ref.reconstruction_error(), rel=1e-9)
     assert out["angle_max"] == pytest.approx(0.0, abs=1e-5)
     assert out["captured_variance_fraction"] == pytest.approx(1.0)

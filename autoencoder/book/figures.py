@@ -1,13 +1,14 @@
-"""Composite figures and the measures they are described by (chapters 2 and 6).
+"""Composite figures (chapters 2, 3 and 6).
 
 :func:`plot_mosaic_panels` draws several feature mosaics side by side (or in a
 grid, as the paper's Figure 1); :func:`plot_principal_angles` draws the
 principal angles between learned subspaces and a reference one;
 :func:`plot_optimality_gap` and :func:`plot_singular_values` show a linear
-network converging on its theorems (chapters 2 and 3); and
-:func:`effective_area` with :func:`localized_fraction` put a number on what
-the eye sees in a mosaic: whether features are local strokes or spread over
-the whole image.  Imported by notebooks, never by the numerical modules.
+network converging on its theorems (chapters 2 and 3).  The numbers that
+describe a mosaic (:func:`~autoencoder.experiments.measures.effective_area`,
+:func:`~autoencoder.experiments.measures.localized_fraction`) are measures,
+in :mod:`autoencoder.experiments.measures`.  Imported by notebooks, never by
+the numerical modules.
 """
 
 from __future__ import annotations
@@ -18,58 +19,11 @@ import numpy as np
 from .plotting import plot_mosaic
 
 __all__ = [
-    "effective_area",
-    "localized_fraction",
     "plot_mosaic_panels",
     "plot_optimality_gap",
     "plot_principal_angles",
     "plot_singular_values",
-    "LOCALIZED_AREA",
 ]
-
-LOCALIZED_AREA = 0.1
-"""A feature whose effective area is below this fraction of the image is called localized."""
-
-
-def effective_area(W) -> np.ndarray:
-    """The number of pixels each feature effectively uses (its participation ratio).
-
-    For a row ``w`` this is ``(Σ w_i²)² / Σ w_i⁴``: it equals ``k`` for a
-    feature spread evenly over ``k`` pixels (with any signs) and is small for
-    a feature concentrated on a few pixels, such as a pen stroke.
-
-    Parameters
-    ----------
-    W : ndarray of shape (k, n)
-        One feature per row.
-
-    Returns
-    -------
-    ndarray of shape (k,)
-        Values in ``[1, n]``; a row of zeros gets 0.
-    """
-    W = np.asarray(W, dtype=np.float64)
-    if W.ndim != 2:
-        raise ValueError(f"W must be a 2-D array with one feature per row; got shape {W.shape}")
-    energy = np.sum(W**2, axis=1)
-    fourth = np.sum(W**4, axis=1)
-    return np.divide(energy**2, fourth, out=np.zeros_like(energy), where=fourth > 0)
-
-
-def localized_fraction(W, threshold: float = LOCALIZED_AREA) -> float:
-    """Fraction of features whose :func:`effective_area` is below ``threshold`` of the image.
-
-    Parameters
-    ----------
-    W : ndarray of shape (k, n)
-        One feature per row.
-    threshold : float, default LOCALIZED_AREA
-        Fraction of the ``n`` pixels, in (0, 1].
-    """
-    if not 0 < threshold <= 1:
-        raise ValueError(f"threshold must lie in (0, 1]; got {threshold!r}")
-    W = np.asarray(W, dtype=np.float64)
-    return float(np.mean(effective_area(W) < threshold * W.shape[1]))
 
 
 def plot_mosaic_panels(panels, n_rows=1, patch_shape=(28, 28), panel_size=3.6, n_cols=None, suptitle=None):

@@ -4,7 +4,7 @@
 at every pair ``(ρ, β)`` of two lists, through the model cache (:mod:`autoencoder.experiments.cache`)
 (so a rebuild of the book reads every point from disk), on a Dask cluster;
 :func:`grid_summary` measures each trained point with :func:`point_summary`
-(:func:`autoencoder.experiments.metrics.summarize` and the localized fraction and median
+(:func:`autoencoder.experiments.measures.summarize` and the localized fraction and median
 effective area of its features); :func:`grid_points` renders the small
 figures that :func:`autoencoder.book.explorer.slider_html` swaps; and
 :func:`plot_tradeoff` draws reconstruction error against achieved sparsity for
@@ -36,7 +36,7 @@ from ..book.explorer import format_value
 from ..core._validation import check_int
 from ..core.model import Autoencoder, FitResult, validate_data
 from . import configurations
-from .metrics import summarize
+from .measures import summarize
 from .progress import task_progress
 from .sweep import Chain, Engine, run_chains, tally
 
@@ -246,7 +246,7 @@ def train_grid(
 
 
 def point_summary(model: Autoencoder, params, X) -> dict[str, float]:
-    """The numbers of one grid point: :func:`autoencoder.experiments.metrics.summarize` and two of its features.
+    """The numbers of one grid point: :func:`autoencoder.experiments.measures.summarize` and two of its features.
 
     Parameters
     ----------
@@ -262,12 +262,12 @@ def point_summary(model: Autoencoder, params, X) -> dict[str, float]:
     -------
     dict
         The keys of :data:`METRIC_LABELS`: ``summarize``'s four, and
-        ``localized_fraction`` (:func:`autoencoder.book.figures.localized_fraction`
+        ``localized_fraction`` (:func:`autoencoder.experiments.measures.localized_fraction`
         of ``W1``, the share of features spread over less than a tenth of the
         image) and ``median_area`` (the median
-        :func:`autoencoder.book.figures.effective_area` of the features, in pixels).
+        :func:`autoencoder.experiments.measures.effective_area` of the features, in pixels).
     """
-    from ..book.figures import effective_area, localized_fraction
+    from .measures import effective_area, localized_fraction
 
     row = summarize(model, params, X)
     row["localized_fraction"] = localized_fraction(params.W1)

@@ -1,4 +1,14 @@
-"""Measures of a sparse code, as the sparse-autoencoder literature reports them, with this study's conventions.
+"""The measures of a trained autoencoder that the chapters report.
+
+Reconstruction (:func:`reconstruction_mse`, :func:`fraction_of_variance_unexplained`),
+the sparsity of the code (:func:`near_silent_fraction`, :func:`l0`,
+:func:`activation_frequency`, dead and dense units, :func:`mean_l1_norm`),
+the features (:func:`effective_area`, :func:`localized_fraction`), and the
+summaries that gather them for one network (:func:`summarize`,
+:func:`network_metrics`, :func:`sae_measures`).  NumPy only; the figures that
+show them are in :mod:`autoencoder.book`.
+
+The measures of a sparse code follow the sparse-autoencoder literature, with this study's conventions.
 
 ``X`` holds the examples in rows (shape (m, n)), ``H`` their reconstructions
 and ``A`` the hidden activations (the code, shape (m, p)).  A unit is
@@ -54,9 +64,14 @@ How these relate to the two libraries most results are reported with:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..core._validation import check_real
+from ..core.model import Autoencoder
+from ..core.params import Params
+from ..core.pca import PCAResult, principal_angles
 
 __all__ = [
     "DENSE_FRACTION",
@@ -69,6 +84,14 @@ __all__ = [
     "l0",
     "mean_l1_norm",
     "sae_measures",
+    "SILENT_THRESHOLD",
+    "reconstruction_mse",
+    "near_silent_fraction",
+    "summarize",
+    "LOCALIZED_AREA",
+    "effective_area",
+    "localized_fraction",
+    "network_metrics",
 ]
 
 SIGMOID_THRESHOLD = 0.5
@@ -272,3 +295,150 @@ def sae_measures(model, params, X, *, threshold: float | None = None, fraction: 
         "threshold": threshold,
         "fraction": fraction,
     }
+
+
+SILENT_THRESHOLD = 0.01
+"""A unit whose mean absolute activation is below this is called near-silent."""
+
+
+def reconstruction_mse(X, H) -> float:
+    """Mean over examples of the squared reconstruction error ``‖x − h‖²``.
+
+    Parameters
+    ----------
+    X, H : ndarray of shape (m, n)
+        Data and reconstructions.
+    """
+    X, H = np.asarray(X), np.asarray(H)
+    if X.shape != H.shape:
+        raise ValueError(f"X and H must have the same shape; got {X.shape} and {H.shape}")
+    return float(np.mean(np.sum((X - H) ** 2, axis=1)))
+
+
+def near_silent_fraction(A, threshold: float = SILENT_THRESHOLD) -> float:
+    """Fraction of hidden units whose mean absolute activation is below ``threshold``.
+
+    Parameters
+    ----------
+    A : ndarray of shape (m, p)
+        Hidden activations.
+    threshold : float, default SILENT_THRESHOLD
+    """
+    A = np.asarray(A)
+    return float(np.mean(np.abs(A).mean(axis=0) < threshold))
+
+
+def summarize(model, params, X) -> dict[str, float]:
+    """The numbers the chapters compare across configurations.
+
+    Returns
+    -------
+    dict
+        ``mean_activation`` (mean of ``ρ̂``), ``near_silent`` (fraction of
+        near-silent units), ``reconstruction_mse`` (mean ``‖x − h‖²``) and
+        ``objective`` (``J`` on ``X``).
+    """
+    A = model.encode(params, X)
+    H = model.reconstruct(params, X)
+    return {
+        "mean_activation": float(A.mean()),
+        "near_silent": near_silent_fraction(A),
+        "reconstruction_mse": reconstruction_mse(X, H),
+        "objective": model.loss_terms(params, X)["total"],
+    }
+
+
+LOCALIZED_AREA = 0.1
+"""A feature whose effective area is below this fraction of the image is called localized."""
+
+
+def effective_area(W) -> np.ndarray:
+    """The number of pixels each feature effectively uses (its participation ratio).
+
+    For a row ``w`` this is ``(Σ w_i²)² / Σ w_i⁴``: it equals ``k`` for a
+    feature spread evenly over ``k`` pixels (with any signs) and is small for
+    a feature concentrated on a few pixels, such as a pen stroke.
+
+    Parameters
+    ----------
+    W : ndarray of shape (k, n)
+        One feature per row.
+
+    Returns
+    -------
+    ndarray of shape (k,)
+        Values in ``[1, n]``; a row of zeros gets 0.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim != 2:
+        raise ValueError(f"W must be a 2-D array with one feature per row; got shape {W.shape}")
+    energy = np.sum(W**2, axis=1)
+    fourth = np.sum(W**4, axis=1)
+    return np.divide(energy**2, fourth, out=np.zeros_like(energy), where=fourth > 0)
+
+
+def localized_fraction(W, threshold: float = LOCALIZED_AREA) -> float:
+    """Fraction of features whose :func:`effective_area` is below ``threshold`` of the image.
+
+    Parameters
+    ----------
+    W : ndarray of shape (k, n)
+        One feature per row.
+    threshold : float, default LOCALIZED_AREA
+        Fraction of the ``n`` pixels, in (0, 1].
+    """
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must lie in (0, 1]; got {threshold!r}")
+    W = np.asarray(W, dtype=np.float64)
+    return float(np.mean(effective_area(W) < threshold * W.shape[1]))
+
+
+def network_metrics(model: Autoencoder, params: Params, X, reference: PCAResult | None = None) -> dict[str, float]:
+    """The numbers the chapters compare for one trained network.
+
+    Parameters
+    ----------
+    model : Autoencoder
+    params : Params
+    X : ndarray of shape (m, n)
+        The data the numbers are measured on.
+    reference : PCAResult, optional
+        When given, also measure the principal angles between the decoder's
+        column space (the rows of ``W2ᵀ``, where every reconstruction lies up to
+        the bias) and the span of ``reference.components``.
+
+    Returns
+    -------
+    dict
+        ``mean_activation`` (mean of ``ρ̂``), ``rho_hat_min`` and
+        ``rho_hat_max`` (extremes of ``ρ̂_j``), ``rho_hat_deviation``
+        (``max_j |ρ̂_j − ρ|``), ``near_silent`` (fraction of units with mean
+        absolute activation below 0.01), ``reconstruction_mse`` (mean
+        ``‖x − h‖²``), ``sparsity_term`` (``β Σ φ(ρ̂_j)``) and ``finite`` (1.0
+        when every reconstruction is finite, else 0.0); with ``reference``
+        also ``angle_median`` and ``angle_max`` (degrees) and
+        ``captured_variance_fraction`` (mean ``cos²`` of the angles: the
+        fraction of the PCA subspace the decoder spans).
+    """
+    A = model.encode(params, X)
+    H = model.reconstruct(params, X)
+    rho_hat = A.mean(axis=0)
+    finite = bool(np.isfinite(H).all() and np.isfinite(A).all())
+    with np.errstate(over="ignore", invalid="ignore"):
+        sparsity = model.effective_beta * float(np.sum(model.penalty.value(rho_hat, model.rho)))
+        out = {
+            "mean_activation": float(rho_hat.mean()),
+            "rho_hat_min": float(rho_hat.min()),
+            "rho_hat_max": float(rho_hat.max()),
+            "rho_hat_deviation": float(np.max(np.abs(rho_hat - model.rho))),
+            "near_silent": near_silent_fraction(A),
+            "reconstruction_mse": reconstruction_mse(X, H) if finite else math.inf,
+            "sparsity_term": sparsity,
+            "finite": float(finite),
+        }
+    if reference is not None:
+        angles = principal_angles(params.W2.T, reference.components)
+        out["angle_median"] = float(np.degrees(np.median(angles)))
+        out["angle_max"] = float(np.degrees(angles.max()))
+        out["captured_variance_fraction"] = float(np.mean(np.cos(angles) ** 2))
+    return out

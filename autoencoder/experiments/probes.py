@@ -44,7 +44,7 @@ from ..core._validation import check_int, check_real
 from ..core.model import Autoencoder
 from ..core.params import Params
 from ..core.pca import PCAResult
-from .metrics import reconstruction_mse
+from .measures import reconstruction_mse
 
 __all__ = [
     "LABELED_DIGITS",

@@ -21,15 +21,14 @@ from ..core.activations import ACTIVATIONS
 from ..core.gradcheck import check_gradient
 from ..core.model import Autoencoder
 from ..core.params import Params
-from ..core.pca import PCAResult, principal_angles
+from ..core.pca import PCAResult
 from ..core.sparsity import PENALTIES, SparsityPenalty
-from .metrics import near_silent_fraction, reconstruction_mse
+from .measures import network_metrics
 from .progress import task_progress
 from .sweep import Chain, Engine, run_chains, tally
 
 __all__ = [
     "GRADIENT_TOLERANCE",
-    "network_metrics",
     "shift_to_target",
     "beta_sweep",
     "compare_variants",
@@ -44,57 +43,6 @@ __all__ = [
 
 GRADIENT_TOLERANCE = 1e-7
 """A gradient check passes when UFLDL's relative error is below this."""
-
-
-def network_metrics(model: Autoencoder, params: Params, X, reference: PCAResult | None = None) -> dict[str, float]:
-    """The numbers the chapters compare for one trained network.
-
-    Parameters
-    ----------
-    model : Autoencoder
-    params : Params
-    X : ndarray of shape (m, n)
-        The data the numbers are measured on.
-    reference : PCAResult, optional
-        When given, also measure the principal angles between the decoder's
-        column space (the rows of ``W2ᵀ``, where every reconstruction lies up to
-        the bias) and the span of ``reference.components``.
-
-    Returns
-    -------
-    dict
-        ``mean_activation`` (mean of ``ρ̂``), ``rho_hat_min`` and
-        ``rho_hat_max`` (extremes of ``ρ̂_j``), ``rho_hat_deviation``
-        (``max_j |ρ̂_j − ρ|``), ``near_silent`` (fraction of units with mean
-        absolute activation below 0.01), ``reconstruction_mse`` (mean
-        ``‖x − h‖²``), ``sparsity_term`` (``β Σ φ(ρ̂_j)``) and ``finite`` (1.0
-        when every reconstruction is finite, else 0.0); with ``reference``
-        also ``angle_median`` and ``angle_max`` (degrees) and
-        ``captured_variance_fraction`` (mean ``cos²`` of the angles: the
-        fraction of the PCA subspace the decoder spans).
-    """
-    A = model.encode(params, X)
-    H = model.reconstruct(params, X)
-    rho_hat = A.mean(axis=0)
-    finite = bool(np.isfinite(H).all() and np.isfinite(A).all())
-    with np.errstate(over="ignore", invalid="ignore"):
-        sparsity = model.effective_beta * float(np.sum(model.penalty.value(rho_hat, model.rho)))
-        out = {
-            "mean_activation": float(rho_hat.mean()),
-            "rho_hat_min": float(rho_hat.min()),
-            "rho_hat_max": float(rho_hat.max()),
-            "rho_hat_deviation": float(np.max(np.abs(rho_hat - model.rho))),
-            "near_silent": near_silent_fraction(A),
-            "reconstruction_mse": reconstruction_mse(X, H) if finite else math.inf,
-            "sparsity_term": sparsity,
-            "finite": float(finite),
-        }
-    if reference is not None:
-        angles = principal_angles(params.W2.T, reference.components)
-        out["angle_median"] = float(np.degrees(np.median(angles)))
-        out["angle_max"] = float(np.degrees(angles.max()))
-        out["captured_variance_fraction"] = float(np.mean(np.cos(angles) ** 2))
-    return out
 
 
 def shift_to_target(model: Autoencoder, params: Params, X) -> Params:

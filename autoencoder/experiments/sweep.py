@@ -33,7 +33,7 @@ an :class:`Engine`:
   every other task has finished and been written to the cache.
 
 The command line trains a sweep described by a TOML file and writes a CSV
-table of the summary measures (:func:`autoencoder.experiments.metrics.summarize`)::
+table of the summary measures (:func:`autoencoder.experiments.measures.summarize`)::
 
     python -m autoencoder.sweep CONFIG.toml [--scheduler ADDRESS] [--workers N]
                                             [--output TABLE.csv] [--cache-dir DIR]
@@ -85,7 +85,7 @@ from ..core.sparsity import PENALTIES
 from . import configurations
 from .cache import cache_key, lookup, numerics, store, training_label
 from .knobs import check_knob
-from .metrics import summarize
+from .measures import summarize
 from .progress import ENV_MODE, fit_progress, task_progress
 
 __all__ = [
