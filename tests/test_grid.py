@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from autoencoder.book import tables
 from autoencoder.book.explorer import slider_html
 from autoencoder.core.model import Autoencoder
 from autoencoder.experiments import grid
@@ -246,7 +247,7 @@ def test_plot_tradeoff_draws_one_curve_per_beta(data, tmp_path):
 
 def test_format_table_rows_are_rhos_and_columns_betas():
     summary = {(rho, beta): {"mean_activation": rho + beta / 1000} for rho in RHOS for beta in BETAS}
-    lines = grid.format_table(summary, RHOS, BETAS, "mean_activation").splitlines()
+    lines = tables.grid_table(summary, RHOS, BETAS, "mean_activation").splitlines()
     assert lines[0].split() == ["β", "=", "0", "β", "=", "0.5", "β", "=", "3"]
     assert lines[1].split() == ["ρ", "=", "0.05", "0.050", "0.051", "0.053"]
     assert len(lines) == 1 + len(RHOS)

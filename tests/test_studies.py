@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from autoencoder import Autoencoder, check_gradient, pca
+from autoencoder.book import tables
 from autoencoder.core.activations import ACTIVATIONS
 from autoencoder.core.sparsity import PENALTIES
 from autoencoder.experiments import measures, studies
@@ -143,10 +144,10 @@ def test_error_bucket(error, bucket):
 
 def test_tables_escape_and_align():
     rows = [["name", "value"], ["a<b", "1.0"], ["long name", "22.5"]]
-    html = studies.html_table(rows, caption="T")
+    html = tables.html_table(rows, caption="T")
     assert html.startswith("<table><caption>T</caption><thead><tr><th>name</th>")
     assert "<td>a&lt;b</td>" in html
-    text = studies.text_table(rows).splitlines()
+    text = tables.text_table(rows).splitlines()
     assert text[0] == "name       value"
     assert text[2] == "a<b          1.0"
     assert text[3] == "long name   22.5"

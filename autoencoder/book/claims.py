@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..experiments.studies import html_table
+from .tables import html_table
 
 __all__ = ["Claim", "ClaimFailed", "check_claims"]
 

@@ -49,7 +49,6 @@ __all__ = [
     "point_figures",
     "grid_points",
     "plot_tradeoff",
-    "format_table",
     "retrain_panel",
     "METRIC_LABELS",
 ]
@@ -471,40 +470,6 @@ def plot_tradeoff(summary: Mapping[tuple[float, float], Mapping[str, float]], rh
     ax.grid(alpha=0.3, which="both")
     ax.legend(title="sparsity weight", fontsize="small")
     return ax
-
-
-def format_table(
-    summary: Mapping[tuple[float, float], Mapping[str, float]], rhos, betas, metric: str, decimals: int = 3
-) -> str:
-    """A plain-text table of one metric: a row per ρ, a column per β.
-
-    Parameters
-    ----------
-    summary : mapping
-        :func:`grid_summary` of the grid.
-    rhos, betas : sequence of float
-        Row and column order.
-    metric : str
-        A key of the summaries, e.g. ``"mean_activation"``.
-    decimals : int, default 3
-        Fixed decimals, so that a rerun prints the same text.
-
-    Returns
-    -------
-    str
-        Columns headed ``β = ...`` (right-aligned), rows headed ``ρ = ...``.
-    """
-    header = ["", *(f"β = {beta:g}" for beta in betas)]
-    rows = [[f"ρ = {rho:g}", *(f"{summary[rho, beta][metric]:.{decimals}f}" for beta in betas)] for rho in rhos]
-    widths = [max(len(row[k]) for row in [header, *rows]) for k in range(len(header))]
-    lines = [
-        "  ".join(
-            cell.ljust(width) if k == 0 else cell.rjust(width)
-            for k, (cell, width) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in [header, *rows]
-    ]
-    return "\n".join(line.rstrip() for line in lines)
 
 
 def retrain_panel(

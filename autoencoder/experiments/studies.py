@@ -3,13 +3,12 @@
 Each function trains through the model cache (:mod:`autoencoder.experiments.cache`, so
 every network is trained once and shared between chapters), as a sweep on
 Dask (:mod:`autoencoder.experiments.sweep`), and returns plain rows —
-lists of dicts of numbers — that the chapters format with :func:`html_table`
-or :func:`text_table`.
+lists of dicts of numbers — that the chapters format with
+:func:`autoencoder.book.tables.html_table` or :func:`autoencoder.book.tables.text_table`.
 """
 
 from __future__ import annotations
 
-import html
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -37,8 +36,6 @@ __all__ = [
     "gradient_check_summary",
     "error_bucket",
     "BrokenSparsityGradient",
-    "html_table",
-    "text_table",
 ]
 
 GRADIENT_TOLERANCE = 1e-7
@@ -354,51 +351,3 @@ class BrokenSparsityGradient:
         X = np.asarray(X, dtype=np.float64)
         _, grad = self._objective.reference(params.astype(np.float64), X)
         return m.loss_and_grad(params, X)[0], grad
-
-
-def _cells(rows: Sequence[Sequence]) -> list[list[str]]:
-    return [[str(c) for c in row] for row in rows]
-
-
-def html_table(rows: Sequence[Sequence], caption: str | None = None) -> str:
-    """An HTML table from rows of already formatted cells; the first row is the header.
-
-    Parameters
-    ----------
-    rows : sequence of sequence
-        Cells are converted with ``str`` and escaped.
-    caption : str, optional
-
-    Returns
-    -------
-    str
-    """
-    rows = _cells(rows)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
-    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def text_table(rows: Sequence[Sequence]) -> str:
-    """A plain text table with aligned columns; the first row is the header.
-
-    Parameters
-    ----------
-    rows : sequence of sequence
-        Cells are converted with ``str``.
-
-    Returns
-    -------
-    str
-    """
-    rows = _cells(rows)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-
-    def line(r):
-        return "  ".join(
-            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        ).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(rows[0]), rule, *(line(r) for r in rows[1:])])
