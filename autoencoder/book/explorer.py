@@ -33,7 +33,13 @@ import numbers
 import re
 from collections.abc import Mapping, Sequence
 
-__all__ = ["slider_html", "explorer_widget", "format_value"]
+from ..core._validation import check_axis
+
+__all__ = [
+    "slider_html",
+    "explorer_widget",
+    "format_value",
+]
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _ELEMENT_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
@@ -113,25 +119,12 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _check_axis(name: str, values: Sequence[float]) -> list[float]:
-    values = list(values)
-    if not values:
-        raise ValueError(f"{name} must not be empty")
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ValueError(f"{name} must hold real numbers, got {value!r}")
-    labels = [_grid_label(value) for value in values]
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"{name} has repeated values: {labels}")
-    return values
-
-
 def _check_grid(
     points: Mapping, rho_values: Sequence[float], beta_values: Sequence[float]
 ) -> tuple[list[float], list[float], list[str]]:
     """Validate the grid once; return the axes and the metric names."""
-    rho_values = _check_axis("rho_values", rho_values)
-    beta_values = _check_axis("beta_values", beta_values)
+    rho_values = check_axis("rho_values", rho_values, label=_grid_label)
+    beta_values = check_axis("beta_values", beta_values, label=_grid_label)
     grid = [(rho, beta) for rho in rho_values for beta in beta_values]
     missing = [key for key in grid if key not in points]
     if missing:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable, Sequence
 from numbers import Real
 
 import numpy as np
 
-__all__ = ["check_int", "check_real"]
+__all__ = ["check_axis", "check_int", "check_real"]
 
 
 def check_int(name: str, value, low: int, high: int | None = None) -> int:
@@ -61,3 +62,47 @@ def check_real(name: str, value, *, low=None, high=None, low_open=False, high_op
         hi = "inf" if high is None else f"{high:g}"
         raise ValueError(f"{name} must lie in {left}{lo}, {hi}{right}; got {value!r}")
     return float(value)
+
+
+def check_axis(
+    name: str,
+    values,
+    *,
+    inside: Callable[[float], bool] | None = None,
+    allowed: str = "",
+    label: Callable[[float], str] | None = None,
+) -> list:
+    """Return the axis of a grid, ``values``, as a list: distinct finite real numbers, at least one.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name for the message.
+    values : sequence of real
+    inside : callable, optional
+        ``inside(value)`` is True for an allowed value; ``allowed`` says which
+        in words (``"in (0, 1)"``).
+    label : callable, optional
+        How a value is printed; values printed alike count as repeated.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not a sequence, is empty, holds something that is
+        not a finite real number (bools are refused) or not ``inside``, or
+        repeats a value (or a label).
+    """
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+        raise ValueError(f"{name} must be a list of numbers; got {values!r}")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name} must not be empty")
+    for value in values:
+        real = isinstance(value, Real) and not isinstance(value, bool) and np.isfinite(value)
+        if not real or (inside is not None and not inside(value)):
+            where = f" {allowed}" if allowed else ""
+            raise ValueError(f"{name} must hold real numbers{where}; got {value!r}")
+    keys = values if label is None else [label(value) for value in values]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"{name} has repeated values: {keys}")
+    return values

@@ -26,14 +26,13 @@ The figure helpers import matplotlib when called; the training does not.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..book.explorer import format_value
-from ..core._validation import check_int
+from ..core._validation import check_axis, check_int
 from ..core.model import Autoencoder, FitResult, validate_data
 from . import configurations
 from .measures import summarize
@@ -119,21 +118,6 @@ def axis_with(values: Sequence[float], value: float) -> list[float]:
     return sorted({float(v) for v in values} | {float(value)})
 
 
-def _check_axis(name: str, values, *, inside: Callable[[float], bool], allowed: str) -> list[float]:
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
-        raise ValueError(f"{name} must be a list of numbers; got {values!r}")
-    values = list(values)
-    if not values:
-        raise ValueError(f"{name} must not be empty")
-    for value in values:
-        real = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-        if not real or not inside(value):
-            raise ValueError(f"{name} must hold real numbers {allowed}; got {value!r}")
-    if len(set(values)) != len(values):
-        raise ValueError(f"{name} has repeated values: {values}")
-    return values
-
-
 def train_grid(
     X,
     rhos: Sequence[float],
@@ -206,8 +190,8 @@ def train_grid(
     autoencoder.experiments.sweep.SweepError
         When a point fails, naming it (the points trained are in the cache).
     """
-    rhos = _check_axis("rhos", rhos, inside=lambda rho: 0 < rho < 1, allowed="in (0, 1)")
-    betas = _check_axis("betas", betas, inside=lambda beta: beta >= 0, allowed=">= 0")
+    rhos = check_axis("rhos", rhos, inside=lambda rho: 0 < rho < 1, allowed="in (0, 1)")
+    betas = check_axis("betas", betas, inside=lambda beta: beta >= 0, allowed=">= 0")
     n_jobs = check_int("n_jobs", n_jobs, 1)
     max_iter = check_int("max_iter", max_iter, 0)
     seed = check_int("seed", seed, 0)
