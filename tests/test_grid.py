@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from autoencoder.book import tables
+from autoencoder.book import grid_figures, tables, widgets
 from autoencoder.book.explorer import slider_html
 from autoencoder.core.model import Autoencoder
 from autoencoder.experiments import grid
@@ -177,7 +177,7 @@ def test_the_explorers_show_each_points_localized_fraction(data):
     results = {key: SimpleNamespace(params=params) for key, (_, params) in models.items()}
     factory = grid.model_factory(4, SIZE["weight_decay"])
     summary = grid.grid_summary(X, results, factory)
-    points = grid.grid_points(X, results, factory, summary, patch_shape=(4, 4))
+    points = grid_figures.grid_points(X, results, factory, summary, patch_shape=(4, 4))
     # Localized fractions 1/4 and 3/4; median areas (2 + 4) / 2 = 3 and 1 pixels, shown whole.
     assert points[0.1, 0.0]["metrics"]["localized features"] == 0.25
     assert points[0.1, 3.0]["metrics"]["localized features"] == 0.75
@@ -206,7 +206,7 @@ def test_grid_points_feed_the_slider(data, tmp_path):
     results = train(data, tmp_path, rhos=[0.1], betas=[0, 3], n_jobs=1)
     factory = grid.model_factory(SIZE["n_hidden"], SIZE["weight_decay"])
     summary = grid.grid_summary(data, results, factory)
-    points = grid.grid_points(data, results, factory, summary, patch_shape=(4, 4))
+    points = grid_figures.grid_points(data, results, factory, summary, patch_shape=(4, 4))
     assert list(points) == list(results)
     for point in points.values():
         assert point["mosaic_png"].startswith(b"\x89PNG\r\n\x1a\n")
@@ -221,7 +221,7 @@ def test_grid_points_feed_the_slider(data, tmp_path):
     page = slider_html(points, rho_values=[0.1], beta_values=[0, 3])
     assert page.count("data:image/png;base64,") == 4
     with pytest.raises(ValueError, match="metrics"):
-        grid.grid_points(data, results, factory, summary, metrics=["bogus"], patch_shape=(4, 4))
+        grid_figures.grid_points(data, results, factory, summary, metrics=["bogus"], patch_shape=(4, 4))
 
 
 def test_point_figures_are_small_and_deterministic(data, tmp_path):
@@ -229,8 +229,8 @@ def test_point_figures_are_small_and_deterministic(data, tmp_path):
     model = grid.model_factory(49, 3e-3)(0.1, 3)
     X = np.random.default_rng(0).uniform(size=(30, 784))
     params = model.init_params(784)
-    first = grid.point_figures(model, params, X)
-    assert first == grid.point_figures(model, params, X)
+    first = grid_figures.point_figures(model, params, X)
+    assert first == grid_figures.point_figures(model, params, X)
     assert all(len(png) < 80_000 for png in first)
 
 
@@ -238,7 +238,7 @@ def test_plot_tradeoff_draws_one_curve_per_beta(data, tmp_path):
     plt = pytest.importorskip("matplotlib.pyplot")
     results = train(data, tmp_path, n_jobs=1)
     factory = grid.model_factory(SIZE["n_hidden"], SIZE["weight_decay"])
-    ax = grid.plot_tradeoff(grid.grid_summary(data, results, factory), RHOS, BETAS)
+    ax = grid_figures.plot_tradeoff(grid.grid_summary(data, results, factory), RHOS, BETAS)
     assert len(ax.get_lines()) == len(BETAS)
     assert ax.get_xlabel() and ax.get_ylabel()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [rf"$\beta = {b:g}$" for b in BETAS]
@@ -267,7 +267,7 @@ def test_retrain_panel_trains_only_on_click(data, monkeypatch):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(Autoencoder, "fit", counting_fit)
-    panel = grid.retrain_panel(data, factory, lambda: (0.2, 3.0), max_iter=4, seed=0, patch_shape=(4, 4))
+    panel = widgets.retrain_panel(data, factory, lambda: (0.2, 3.0), max_iter=4, seed=0, patch_shape=(4, 4))
     assert calls == []
     (button, progress), status, (mosaic, histogram), table = (
         panel.children[0].children,

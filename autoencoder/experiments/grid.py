@@ -5,10 +5,9 @@ at every pair ``(ρ, β)`` of two lists, through the model cache (:mod:`autoenco
 (so a rebuild of the book reads every point from disk), on a Dask cluster;
 :func:`grid_summary` measures each trained point with :func:`point_summary`
 (:func:`autoencoder.experiments.measures.summarize` and the localized fraction and median
-effective area of its features); :func:`grid_points` renders the small
-figures that :func:`autoencoder.book.explorer.slider_html` swaps; and
-:func:`plot_tradeoff` draws reconstruction error against achieved sparsity for
-the whole grid.
+effective area of its features).  The grid's figures are in
+:mod:`autoencoder.book.grid_figures`, its live retraining panel in
+:mod:`autoencoder.book.widgets`.
 
 Training is a set of *chains*, one per ρ: the values of β in increasing order,
 each point starting from the solution of the previous one (continuation in β).
@@ -20,8 +19,6 @@ process, on one worker or on several, and the grid does not depend on
 ``n_jobs`` or on the cluster.  While it trains, a
 :func:`autoencoder.experiments.progress.task_progress` counts the finished trainings (a bar
 when run interactively, lines in the progress file during the book build).
-
-The figure helpers import matplotlib when called; the training does not.
 """
 
 from __future__ import annotations
@@ -31,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..book.explorer import format_value
 from ..core._validation import check_axis, check_int
 from ..core.model import Autoencoder, FitResult, validate_data
 from . import configurations
@@ -45,10 +41,6 @@ __all__ = [
     "train_grid",
     "grid_summary",
     "point_summary",
-    "point_figures",
-    "grid_points",
-    "plot_tradeoff",
-    "retrain_panel",
     "METRIC_LABELS",
 ]
 
@@ -61,11 +53,6 @@ METRIC_LABELS = {
     "objective": "objective J",
 }
 """Display names of the :func:`point_summary` keys, in display order."""
-
-_WHOLE_METRICS = ("median_area",)
-"""Metrics the explorer shows rounded to a whole number (a pixel count)."""
-
-_HISTOGRAM_BINS = np.geomspace(1e-3, 1.0, 43)
 
 
 def model_factory(n_hidden: int, weight_decay: float) -> Callable[[float, float], Autoencoder]:
@@ -280,248 +267,3 @@ def grid_summary(
         "objective"}``, same keys and order as ``results``.
     """
     return {key: point_summary(model_factory(*key), result.params, X) for key, result in results.items()}
-
-
-def point_figures(
-    model: Autoencoder, params, X, *, patch_shape=(28, 28), size_px: int = 300, dpi: int = 72
-) -> tuple[bytes, bytes]:
-    """The two small figures of one grid point, as PNG bytes.
-
-    Parameters
-    ----------
-    model : Autoencoder
-        The grid point's configuration (its ``rho`` is marked on the histogram).
-    params : Params
-        Its trained parameters.
-    X : ndarray of shape (m, n)
-        Data for the mean activations ``ρ̂_j``.
-    patch_shape : tuple of int, default (28, 28)
-        Shape of one input image, ``h * w = n``.
-    size_px : int, default 300
-        Approximate height of each figure in pixels.  The mosaic's side is
-        the multiple of its own pixel count (tiles and separators) nearest
-        ``size_px``, at least once, so that every weight is a square of whole
-        screen pixels (196 tiles of 28 x 28: 407 pixels).
-    dpi : int, default 72
-
-    Returns
-    -------
-    mosaic_png, histogram_png : bytes
-        The mosaic of the rows of ``W1`` and the histogram of ``ρ̂`` on
-        logarithmic bins from 0.001 to 1 (smaller values fall in the first
-        bin), with the target ρ dashed.
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, NullLocator
-
-    from ..book.plotting import mosaic_image, plot_activation_histogram, plot_mosaic, png_bytes
-
-    inches = size_px / dpi
-    # A whole number of screen pixels per weight pixel: resampling would thin some separators and strokes.
-    native = max(mosaic_image(params.W1, patch_shape).shape)
-    side = native * max(1, round(size_px / native)) / dpi
-    fig = plt.figure(figsize=(side, side))
-    plot_mosaic(params.W1, patch_shape, ax=fig.add_axes((0, 0, 1, 1)))
-    mosaic = _compact_png(png_bytes(fig, dpi=dpi), colours=None)
-
-    rho_hat = np.clip(model.mean_activation(params, X), _HISTOGRAM_BINS[0], _HISTOGRAM_BINS[-1])
-    fig, ax = plt.subplots(figsize=(inches * 1.25, inches))
-    plot_activation_histogram(rho_hat, rho=model.rho, ax=ax, bins=_HISTOGRAM_BINS, title=None)
-    ax.set_xscale("log")
-    ax.set_xlim(_HISTOGRAM_BINS[0], _HISTOGRAM_BINS[-1])
-    # Plain tick labels: mathtext ones (10^-3) take most of the drawing time.
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_ylim(0, model.n_hidden)
-    ax.legend(loc="upper left", fontsize="small")
-    histogram = _compact_png(png_bytes(fig, dpi=dpi), colours=64)
-    return mosaic, histogram
-
-
-def _compact_png(png: bytes, colours: int | None) -> bytes:
-    """Re-encode matplotlib's RGBA PNG compactly: the grid's figures are all embedded in the page.
-
-    ``colours=None``: greyscale with 16 levels (a weight mosaic looks the same
-    and takes about a seventh of the bytes); otherwise a palette of that many
-    colours.
-    """
-    import io
-
-    from PIL import Image
-
-    with Image.open(io.BytesIO(png)) as image:
-        rgb = image.convert("RGB")
-    small = rgb.convert("L").point(lambda v: (v // 16) * 17) if colours is None else rgb.quantize(colours)
-    buffer = io.BytesIO()
-    small.save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
-
-
-def grid_points(
-    X,
-    results: Mapping[tuple[float, float], FitResult],
-    model_factory: Callable[[float, float], Autoencoder],
-    summary: Mapping[tuple[float, float], Mapping[str, float]],
-    *,
-    metrics: Sequence[str] = (
-        "mean_activation",
-        "near_silent",
-        "reconstruction_mse",
-        "localized_fraction",
-        "median_area",
-    ),
-    patch_shape=(28, 28),
-    size_px: int = 300,
-    dpi: int = 72,
-) -> dict[tuple[float, float], dict]:
-    """The ``points`` of :func:`autoencoder.book.explorer.slider_html` for a trained grid.
-
-    Parameters
-    ----------
-    X : ndarray of shape (m, n)
-    results : mapping
-        ``(rho, beta) -> FitResult``.
-    model_factory : callable
-        ``(rho, beta) -> Autoencoder``.
-    summary : mapping
-        :func:`grid_summary` of the same grid.
-    metrics : sequence of str
-        Keys of ``summary`` to show, labelled by :data:`METRIC_LABELS`; the
-        median effective area is shown as a whole number of pixels.
-    patch_shape, size_px, dpi
-        As for :func:`point_figures`.
-
-    Returns
-    -------
-    dict
-        ``(rho, beta) -> {"mosaic_png", "histogram_png", "metrics"}``.
-    """
-    unknown = [name for name in metrics if name not in METRIC_LABELS]
-    if unknown:
-        raise ValueError(f"metrics must be among {list(METRIC_LABELS)}; got {unknown}")
-    points = {}
-    for key, result in results.items():
-        mosaic, histogram = point_figures(
-            model_factory(*key), result.params, X, patch_shape=patch_shape, size_px=size_px, dpi=dpi
-        )
-        shown = {METRIC_LABELS[name]: _shown(name, summary[key][name]) for name in metrics}
-        points[key] = {"mosaic_png": mosaic, "histogram_png": histogram, "metrics": shown}
-    return points
-
-
-def _shown(name: str, value: float) -> float | int:
-    return int(round(float(value))) if name in _WHOLE_METRICS else float(value)
-
-
-def plot_tradeoff(summary: Mapping[tuple[float, float], Mapping[str, float]], rhos, betas, ax=None):
-    """Reconstruction error against mean activation: one curve per β through the ρ's.
-
-    Parameters
-    ----------
-    summary : mapping
-        :func:`grid_summary` of the grid.
-    rhos, betas : sequence of float
-        The grid axes; the points of a curve are joined in the order of ``rhos``.
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    Axes
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4.5))
-    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(betas)))
-    for beta, colour in zip(betas, colours, strict=True):
-        x = [summary[rho, beta]["mean_activation"] for rho in rhos]
-        y = [summary[rho, beta]["reconstruction_mse"] for rho in rhos]
-        ax.plot(x, y, "o-", color=colour, label=rf"$\beta = {beta:g}$")
-    strongest = max(betas)
-    for rho in rhos:
-        point = summary[rho, strongest]
-        ax.annotate(
-            rf"$\rho={rho:g}$",
-            (point["mean_activation"], point["reconstruction_mse"]),
-            textcoords="offset points",
-            xytext=(4, 6),
-            fontsize="small",
-        )
-    ax.set_xscale("log")
-    ax.set_xlabel(r"achieved sparsity: mean activation $\mathrm{mean}_j\, \hat\rho_j$")
-    ax.set_ylabel(r"reconstruction error $\frac{1}{m}\sum_i \|h(x_i) - x_i\|^2$")
-    ax.set_title("Reconstruction against sparsity over the (ρ, β) grid")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(title="sparsity weight", fontsize="small")
-    return ax
-
-
-def retrain_panel(
-    X,
-    model_factory: Callable[[float, float], Autoencoder],
-    chosen: Callable[[], tuple[float, float]],
-    *,
-    max_iter: int,
-    seed: int,
-    patch_shape=(28, 28),
-):
-    """An ipywidgets panel that retrains the chosen grid point live, on a button click.
-
-    Parameters
-    ----------
-    X : ndarray of shape (m, n)
-        Training data.
-    model_factory : callable
-        ``(rho, beta) -> Autoencoder``.
-    chosen : callable
-        Returns the ``(rho, beta)`` to train, e.g. the values of the explorer's
-        sliders.
-    max_iter, seed : int
-        As for :meth:`Autoencoder.fit`; training starts from the seed's
-        initialisation, not from a warm start, and is not cached.
-    patch_shape : tuple of int, default (28, 28)
-
-    Returns
-    -------
-    ipywidgets.VBox
-        A button, an ``IntProgress`` bar advanced by the ``callback`` of
-        :meth:`Autoencoder.fit` at every iteration, a status line, and the new
-        point's two figures and metrics once trained.  Nothing trains until the
-        button is clicked.
-    """
-    import ipywidgets as widgets
-
-    button = widgets.Button(description="Retrain this point", icon="play")
-    progress = widgets.IntProgress(value=0, min=0, max=max(max_iter, 1), description="L-BFGS")
-    status = widgets.Label("Pick ρ and β above, then click to train that network from scratch.")
-    mosaic, histogram = widgets.Image(format="png"), widgets.Image(format="png")
-    table = widgets.HTML()
-
-    def on_click(_button):
-        rho, beta = chosen()
-        model = model_factory(rho, beta)
-        button.disabled, progress.value = True, 0
-        status.value = f"Training ρ = {rho:g}, β = {beta:g} ..."
-
-        def advance(iteration, params, terms):
-            progress.value = iteration
-            status.value = f"Iteration {iteration}: J = {terms['total']:.4f}"
-
-        try:
-            result = model.fit(X, max_iter=max_iter, seed=seed, callback=advance)
-        finally:
-            button.disabled = False
-        mosaic.value, histogram.value = point_figures(model, result.params, X, patch_shape=patch_shape)
-        rows = point_summary(model, result.params, X)
-        table.value = (
-            "<table>"
-            + "".join(
-                f"<tr><th>{METRIC_LABELS[name]}</th><td>{format_value(_shown(name, value))}</td></tr>"
-                for name, value in rows.items()
-            )
-            + "</table>"
-        )
-        status.value = f"Trained ρ = {rho:g}, β = {beta:g}: {result.n_iter} iterations ({result.message})."
-
-    button.on_click(on_click)
-    return widgets.VBox([widgets.HBox([button, progress]), status, widgets.HBox([mosaic, histogram]), table])
