@@ -8,6 +8,14 @@ The public API:
 - :class:`FitResult` — what ``fit`` returns;
 - :func:`check_gradient` — central finite differences, UFLDL's measure;
 - :func:`pca` and :func:`principal_angles`.
+
+The package in layers, each importing only those before it:
+:mod:`autoencoder.core` (the library: NumPy and SciPy only),
+:mod:`autoencoder.datasets` (MNIST, synthetic data),
+:mod:`autoencoder.experiments` (configurations, the model cache, sweeps,
+measures) and :mod:`autoencoder.book` (figures, tables, the explorer; the
+``book`` extra).  :mod:`autoencoder.data`, :mod:`autoencoder.cache` and
+:mod:`autoencoder.sweep` keep the documented entry points.
 """
 
 from .core.activations import ACTIVATIONS
