@@ -6,7 +6,7 @@ import pytest
 from autoencoder import Autoencoder, check_gradient
 from autoencoder.core.sparsity import L1_SMOOTHING
 from autoencoder.experiments.cache import fit_cached
-from autoencoder.experiments.continuation import check_widths, fit_l1_continuation
+from autoencoder.experiments.continuation import check_widths, fit_l1_continuation, stage_iterations
 from autoencoder.experiments.studies import tiny_problem
 
 
@@ -123,3 +123,14 @@ def test_gradient_of_an_l1_network_with_a_wide_smoothing():
     # ... and the width is used: the objective differs from that of the documented width.
     default = Autoencoder(4, sparsity="l1", rho=0.4, beta=3.0, weight_decay=1e-3)
     assert model.loss_terms(params, X)["sparsity"] != default.loss_terms(params, X)["sparsity"]
+
+
+def test_stage_iterations_share_the_budget():
+    assert stage_iterations(200, 5, 20) == [120, 20, 20, 20, 20]
+    assert stage_iterations(12, 5, 20) == [4, 2, 2, 2, 2]  # 12 // 5 = 2 for each later stage
+    assert stage_iterations(7, 1, 20) == [7]
+    for max_iter, n in [(200, 5), (12, 5), (5, 5), (31, 4)]:
+        stages = stage_iterations(max_iter, n, 20)
+        assert sum(stages) == max_iter and min(stages) >= 1
+    with pytest.raises(ValueError, match="max_iter must be at least the 5 stages of the continuation; got 4"):
+        stage_iterations(4, 5, 20)

@@ -95,17 +95,6 @@ def test_matched_l0_reads_each_family_at_the_same_l0():
     assert then_and_now.nearest_member(rows, "2024", 7.0)["l0"] == 8.0
 
 
-def test_stage_iterations_share_the_budget():
-    assert then_and_now.stage_iterations(200, 5, 20) == [120, 20, 20, 20, 20]
-    assert then_and_now.stage_iterations(12, 5, 20) == [4, 2, 2, 2, 2]  # 12 // 5 = 2 for each later stage
-    assert then_and_now.stage_iterations(7, 1, 20) == [7]
-    for max_iter, n in [(200, 5), (12, 5), (5, 5), (31, 4)]:
-        stages = then_and_now.stage_iterations(max_iter, n, 20)
-        assert sum(stages) == max_iter and min(stages) >= 1
-    with pytest.raises(ValueError, match="max_iter must be at least the 5 stages of the continuation; got 4"):
-        then_and_now.stage_iterations(4, 5, 20)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     rng = np.random.default_rng(0)

@@ -39,7 +39,7 @@ from ..core._validation import check_int, check_real
 from ..core.model import Autoencoder, FitResult, validate_data
 from ..core.objective import output
 from .cache import fit_cached
-from .continuation import ContinuationResult, check_widths, fit_l1_continuation
+from .continuation import ContinuationResult, check_widths, fit_l1_continuation, stage_iterations
 from .measures import fraction_of_variance_unexplained, sae_measures
 
 __all__ = [
@@ -53,7 +53,6 @@ __all__ = [
     "matched_l0",
     "measure_members",
     "nearest_member",
-    "stage_iterations",
     "train_members",
 ]
 
@@ -156,41 +155,6 @@ def configurations(
         Member("2024", f"TopK, k = {k}", float(k), Autoencoder(n_hidden, sparsity="none", top_k=k, **relu)) for k in ks
     ]
     return members
-
-
-def stage_iterations(max_iter: int, n_stages: int, stage_iter: int) -> list[int]:
-    """Split ``max_iter`` L-BFGS iterations over the stages of an L1 continuation.
-
-    Every stage after the first gets ``min(stage_iter, max_iter // n_stages)``
-    iterations and the first gets the rest, so the stages together take
-    exactly ``max_iter``, the budget of every other network.
-
-    Parameters
-    ----------
-    max_iter : int
-        ``≥ n_stages``.
-    n_stages : int
-        ``≥ 1``.
-    stage_iter : int
-        ``≥ 1``: iterations of each later stage, when the budget allows.
-
-    Returns
-    -------
-    list of int
-        ``n_stages`` numbers ``≥ 1`` that sum to ``max_iter``.
-
-    Raises
-    ------
-    ValueError
-        Naming ``max_iter`` when it is below ``n_stages``.
-    """
-    n_stages = check_int("n_stages", n_stages, 1)
-    max_iter = check_int("max_iter", max_iter, 1)
-    stage_iter = check_int("stage_iter", stage_iter, 1)
-    if max_iter < n_stages:
-        raise ValueError(f"max_iter must be at least the {n_stages} stages of the continuation; got {max_iter}")
-    later = min(stage_iter, max_iter // n_stages)
-    return [max_iter - later * (n_stages - 1)] + [later] * (n_stages - 1)
 
 
 def train_members(
