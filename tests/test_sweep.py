@@ -297,7 +297,7 @@ def test_the_command_line_on_a_cluster_writes_the_same_table(tmp_path, cluster):
 def test_a_grid_from_a_script_on_standard_input_trains_on_two_workers(tmp_path):
     script = (
         "import numpy as np\n"
-        "from autoencoder import grid\n"
+        "from autoencoder.experiments import grid\n"
         "X = np.random.default_rng(7).uniform(size=(60, 16))\n"
         f"r = grid.train_grid(X, {RHOS}, {BETAS}, **{SIZE}, n_jobs=2, directory={str(tmp_path)!r})\n"
         "print(len(r))\n"

@@ -285,7 +285,11 @@ def test_the_rho_beta_chapter_runs_live_in_jupyterlab(lab, open_site, screenshot
     assert image_bytes(page, new_mosaic).startswith(PNG_SIGNATURE)
     assert image_bytes(page, new_histogram).startswith(PNG_SIGNATURE)
     rows = panel.locator(".widget-html-content tr").all_inner_texts()
-    assert rows and all(re.fullmatch(r"[^\t]+\t-?\d+\.\d{3}", row) for row in rows), rows
+    # Three decimals for every measure, a whole number of pixels for the median effective area.
+    assert rows and all(
+        re.fullmatch(r"median effective area \(pixels\)\t\d+|[^\t]+\t-?\d+\.\d{3}", row) for row in rows
+    ), rows
+    assert any(row.startswith("localized features\t") for row in rows), rows
     panel.evaluate("element => element.scrollIntoView({block: 'center'})")
     page.screenshot(path=screenshots / "lab-07-retrained.png")
 
