@@ -134,3 +134,10 @@ def test_stage_iterations_share_the_budget():
         assert sum(stages) == max_iter and min(stages) >= 1
     with pytest.raises(ValueError, match="max_iter must be at least the 5 stages of the continuation; got 4"):
         stage_iterations(4, 5, 20)
+
+
+def test_a_continuation_reports_why_its_last_stage_stopped(tmp_path):
+    X, _ = tiny_problem(6, 4, 20, seed=3)
+    model = Autoencoder(4, sparsity="l1", rho=0.1)
+    result = fit_l1_continuation(model, X, widths=(0.1, L1_SMOOTHING), max_iter=3, directory=tmp_path)
+    assert result.message == result.stages[-1].message != ""

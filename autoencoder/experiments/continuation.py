@@ -62,6 +62,11 @@ class ContinuationResult:
         return self.final.loss
 
     @property
+    def message(self) -> str:
+        """Why the last stage stopped (its optimizer's message)."""
+        return self.final.message
+
+    @property
     def n_iter(self) -> int:
         """L-BFGS iterations of all stages together."""
         return sum(stage.n_iter for stage in self.stages)

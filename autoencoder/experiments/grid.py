@@ -31,7 +31,7 @@ import numpy as np
 from ..core._validation import check_axis, check_int
 from ..core.model import Autoencoder, FitResult, validate_data
 from . import configurations
-from .measures import summarize
+from .measures import effective_area, localized_fraction, summarize
 from .progress import task_progress
 from .sweep import Chain, Engine, run_chains, tally
 
@@ -237,8 +237,6 @@ def point_summary(model: Autoencoder, params, X) -> dict[str, float]:
         image) and ``median_area`` (the median
         :func:`autoencoder.experiments.measures.effective_area` of the features, in pixels).
     """
-    from .measures import effective_area, localized_fraction
-
     row = summarize(model, params, X)
     row["localized_fraction"] = localized_fraction(params.W1)
     row["median_area"] = float(np.median(effective_area(params.W1)))

@@ -191,7 +191,7 @@ def train_members(
     Returns
     -------
     dict of str to FitResult or ContinuationResult
-        By member label; both have ``params``, ``n_iter``, ``loss`` and
+        By member label; both have ``params``, ``n_iter``, ``loss``, ``message`` and
         ``history``.
 
     Raises
@@ -263,7 +263,7 @@ def measure_members(members: Sequence[Member], fits: dict[str, FitResult], X, X_
                 "hard_fvu": hard,
                 "sparsity_term": float(np.sum(penalty.value(rho_hat.astype(np.float64), member.model.rho))),
                 "n_iter": fit.n_iter,
-                "message": fit.final.message if isinstance(fit, ContinuationResult) else fit.message,
+                "message": fit.message,
             }
         )
     return rows
