@@ -124,3 +124,36 @@ def test_relations_that_hold_pass_and_are_checked_after_the_knobs():
 def test_malformed_relations_are_refused(relation):
     with pytest.raises(ValueError, match="relation"):
         check_knobs(n_show=10, n_test=10, relations=[relation])
+
+
+FOLLOW = {"converged_n_train": ("n_train", 6), "converged_max_iter": ("max_iter", 50)}
+
+
+def test_a_chapter_size_left_at_none_follows_its_shared_knob():
+    published = check_knobs(
+        n_train=10_000, converged_n_train=None, max_iter=400, converged_max_iter=None, follow=FOLLOW
+    )
+    assert published == {"n_train": 10_000, "converged_n_train": 60_000, "max_iter": 400, "converged_max_iter": 20_000}
+    small = check_knobs(n_train="600", converged_n_train=None, max_iter="12", converged_max_iter=None, follow=FOLLOW)
+    assert small == {"n_train": 600, "converged_n_train": 3_600, "max_iter": 12, "converged_max_iter": 600}
+    # Capped at the knob's range: there are no more than 60,000 training images.
+    by_images = {"converged_n_train": FOLLOW["converged_n_train"]}
+    assert check_knobs(n_train=20_000, converged_n_train=None, follow=by_images)["converged_n_train"] == MNIST_TRAIN
+
+
+def test_a_chapter_size_given_itself_does_not_follow():
+    by_images = {"converged_n_train": FOLLOW["converged_n_train"]}
+    given = check_knobs(n_train=600, converged_n_train="5000", follow=by_images)
+    assert given == {"n_train": 600, "converged_n_train": 5_000}
+    with pytest.raises(ValueError, match=r"converged_n_train must be an integer in \[1, 60000\]; got 0"):
+        check_knobs(n_train=600, converged_n_train=0, follow=by_images)
+
+
+def test_follow_must_name_checked_knobs():
+    with pytest.raises(ValueError, match="follow names \\['converged_max_iter'\\]"):
+        check_knobs(n_train=600, converged_n_train=None, follow=FOLLOW)
+    with pytest.raises(ValueError, match="converged_n_train follows 'n_train', which is not among the knobs checked"):
+        check_knobs(converged_n_train=None, follow={"converged_n_train": ("n_train", 6)})
+    # None is a value only for a knob that follows another.
+    with pytest.raises(ValueError, match="converged_tol must be a finite real number; got None"):
+        check_knobs(converged_tol=None)

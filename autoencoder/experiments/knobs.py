@@ -214,7 +214,20 @@ def _check_relation(relation: str, values: Mapping[str, object]) -> None:
         raise ValueError(f"{left} must be {words} {against} in this chapter; got {left} = {values[left]!r}")
 
 
-def check_knobs(*, relations: Iterable[str] = (), **values) -> dict[str, object]:
+def _followed(name: str, leader: str, factor: float, checked: Mapping[str, object]) -> int:
+    """``factor`` times the checked integer knob ``leader``, rounded, within ``name``'s range."""
+    if leader not in checked:
+        raise ValueError(f"{name} follows {leader!r}, which is not among the knobs checked")
+    knob = KNOBS[name]
+    value = max(1, round(factor * checked[leader]))
+    if knob.high is not None:
+        value = min(value, int(knob.high))
+    return check_knob(name, value)
+
+
+def check_knobs(
+    *, relations: Iterable[str] = (), follow: Mapping[str, tuple[str, float]] | None = None, **values
+) -> dict[str, object]:
     """Return a chapter's knobs validated and converted, in the order given.
 
     Parameters
@@ -224,6 +237,14 @@ def check_knobs(*, relations: Iterable[str] = (), **values) -> dict[str, object]
         with ``<op>`` one of ``<=``, ``<``, ``>=``, ``>`` and ``other`` a knob
         of this call or a number, e.g. ``"n_hidden <= n_train"``.  Checked
         after every knob, in order.
+    follow : mapping of str to (str, float), optional
+        ``{knob: (leader, factor)}`` for integer knobs of this chapter that
+        follow a shared one: when such a knob is None, its value is
+        ``factor`` times the leader's, rounded and capped at the knob's
+        largest allowed value.  A chapter-specific size then shrinks with the
+        shared knobs in a small run (``-p n_train 600 -p max_iter 12``) and
+        keeps its published value at the published ones, unless it is given
+        itself.  Checked before the relations.
     **values
         ``name=value`` for each knob of the chapter (names from :data:`KNOBS`).
 
@@ -242,12 +263,23 @@ def check_knobs(*, relations: Iterable[str] = (), **values) -> dict[str, object]
     --------
     >>> check_knobs(n_train="600", max_iter=12, rho_values="[0.05, 0.1]")
     {'n_train': 600, 'max_iter': 12, 'rho_values': [0.05, 0.1]}
+    >>> check_knobs(max_iter=12, converged_max_iter=None, follow={"converged_max_iter": ("max_iter", 50)})
+    {'max_iter': 12, 'converged_max_iter': 600}
     >>> check_knobs(max_iter="abc")
     Traceback (most recent call last):
     ...
     ValueError: max_iter must be an integer >= 1; got 'abc'
     """
-    checked = {name: check_knob(name, value) for name, value in values.items()}
+    follow = dict(follow or {})
+    unknown = sorted(set(follow) - set(values))
+    if unknown:
+        raise ValueError(f"follow names {unknown}, which are not among the knobs checked")
+    checked = {
+        name: None if value is None and name in follow else check_knob(name, value) for name, value in values.items()
+    }
+    for name, (leader, factor) in follow.items():
+        if checked[name] is None:
+            checked[name] = _followed(name, leader, factor, checked)
     if isinstance(relations, str):
         relations = [relations]
     for relation in relations:
