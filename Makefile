@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup data book browser test reproduce test-fast lint bench notebooks lab clean
+.PHONY: setup data book browser test reproduce cross-kernel test-fast lint bench notebooks lab clean
 # nbval compares every printed number where this machine's numerics (BLAS kernel, library
 # versions) are those the committed outputs record, and masks numbers elsewhere.
 NBVAL = --nbval --nbval-current-env --nbval-sanitize-with "$$($(PY) scripts/nbval_sanitize.py notebooks/[0-9][0-9]_*.ipynb)"
@@ -46,6 +46,12 @@ reproduce: setup
 	AUTOENCODER_PROGRESS=0 AUTOENCODER_CACHE_DIR=$(REPRODUCE_CACHE) AUTOENCODER_WORKERS=4 \
 	  $(PY) -m pytest -p no:cacheprovider $(NBVAL) notebooks/01_sparse_autoencoder.ipynb
 	rm -rf $(REPRODUCE_CACHE)
+
+# Every chapter under nbval on another OpenBLAS kernel (set for this measurement only), from an
+# empty model cache, with the portable rules: KERNEL=name picks the kernel (default: one other than
+# this machine's).  A measurement, not part of `make test`.
+cross-kernel: data
+	$(PY) scripts/cross_kernel.py $(if $(KERNEL),--kernel $(KERNEL))
 
 # Re-execute the committed notebooks in place with their default parameters.
 # No progress bars in the kept outputs; the numerics they were produced with are recorded.
