@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from autoencoder.book.plotting import mosaic_image, plot_loss_history, plot_mosaic, png_bytes
+from autoencoder.book.plotting import (
+    mosaic_image,
+    plot_activation_histogram,
+    plot_loss_history,
+    plot_mosaic,
+    png_bytes,
+)
 
 
 def test_mosaic_places_each_normalized_patch_between_separators():
@@ -44,3 +50,12 @@ def test_loss_history_labels_render():
     ax = plot_loss_history(history)
     ax.figure.canvas.draw()  # mathtext parses every label here
     assert len(png_bytes(ax.figure)) > 0
+
+
+def test_activation_histogram_counts_units_in_whole_ticks():
+    # Three units: matplotlib's default locator would tick the count axis at 0.5, 1.0, 1.5, ...
+    ax = plot_activation_histogram(np.array([0.1, 0.12, 0.3]), rho=0.1)
+    ax.figure.canvas.draw()
+    ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+    assert len(ticks) >= 2
+    assert all(float(t).is_integer() for t in ticks)

@@ -6,6 +6,7 @@ import io
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 __all__ = [
     "mosaic_image",
@@ -110,6 +111,7 @@ def plot_activation_histogram(rho_hat, rho=None, ax=None, bins=40, title=r"Mean 
         ax.legend()
     ax.set_xlabel(r"mean activation $\hat\rho_j$")
     ax.set_ylabel("hidden units")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count of units has whole ticks
     ax.set_title(title)
     return ax
 
