@@ -174,21 +174,27 @@ class _BlasPolicy:
     The first evaluation to start limits every BLAS pool to one thread; the
     last to end restores what was there.  In between nothing changes, so an
     evaluation never sees the limit move under it, whatever other threads do.
+    The first and the last may run in different threads, neither of them the
+    main one (a sweep's in-process workers, a user's executor): the setting
+    is made from whichever thread gets there (:func:`_set_blas_threads`).
     """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._depth = 0
-        self._limiter = None
+        self._restore = None  # the thread count of each pool, to restore
         self.threads_before = 0  # 0: not active
 
     @contextmanager
     def single_threaded(self):
         with self._lock:
             if self._depth == 0:
-                controller = _blas_controller()
-                self.threads_before = max((c.num_threads for c in controller.lib_controllers), default=1)
-                self._limiter = controller.limit(limits=1) if self.threads_before > 1 else None
+                pools = _blas_controller().lib_controllers
+                counts = [pool.num_threads for pool in pools]
+                self.threads_before = max(counts, default=1)
+                if self.threads_before > 1:
+                    _set_blas_threads(pools, [1] * len(pools))
+                    self._restore = (pools, counts)
             self._depth += 1
         try:
             yield
@@ -196,10 +202,36 @@ class _BlasPolicy:
             with self._lock:
                 self._depth -= 1
                 if self._depth == 0:
-                    if self._limiter is not None:
-                        self._limiter.restore_original_limits()
-                    self._limiter = None
+                    if self._restore is not None:
+                        _set_blas_threads(*self._restore)
+                    self._restore = None
                     self.threads_before = 0
+
+
+def _set_blas_threads(pools, counts):
+    """Set each BLAS pool's thread count from this thread, whichever thread set one before.
+
+    OpenBLAS's pthreads pool is process-wide: a count set in any thread
+    holds in all.  threadpoolctl (3.8) therefore lets one thread at a time
+    set it: the first live thread to call ``set_num_threads``, until it
+    clears that claim; a call from any other thread is silently dropped.
+    Only ``with threadpool_limits(...)`` clears it, on leaving; a thread
+    that set a count another way holds the claim for as long as it lives,
+    so the limit would never reach the other threads' evaluations.  Here
+    the policy's lock already keeps its own settings apart, so the claim is
+    taken for each pool and given up after, leaving none behind; a claim
+    another thread holds inside ``threadpool_limits`` is retaken by that
+    thread when it restores its counts.
+    """
+    import threadpoolctl
+
+    release = getattr(getattr(threadpoolctl, "OpenBLASController", None), "clear_controlling_thread", None)
+    for pool, count in zip(pools, counts, strict=True):
+        if release is not None:
+            release(force=True)
+        pool.set_num_threads(count)
+    if release is not None:
+        release()
 
 
 _BLAS_POLICY = _BlasPolicy()
