@@ -39,10 +39,26 @@ def test_network_metrics_of_a_pca_network_match_pca(low_rank_data):
     out = measures.network_metrics(model, params, X, ref)
     assert out["reconstruction_mse"] == pytest.approx(ref.reconstruction_error(), rel=1e-9)
     assert out["angle_max"] == pytest.approx(0.0, abs=1e-5)
-    assert out["captured_variance_fraction"] == pytest.approx(1.0)
+    assert out["mean_squared_cosine"] == pytest.approx(1.0)
     assert out["mean_activation"] == pytest.approx(0.0, abs=1e-12)
     assert out["rho_hat_deviation"] == pytest.approx(0.1)
     assert out["finite"] == 1.0
+
+
+def test_mean_squared_cosine_counts_directions_not_variance(rng):
+    # Variances 100 : 1 : 1 along three axes; a decoder that spans the strong axis and two directions
+    # orthogonal to all three captures almost all the variance but one third of the directions.
+    X = 0.5 + rng.normal(size=(500, 3)) * np.array([0.1, 0.01, 0.01]) @ np.eye(3, 8)
+    ref = pca(X, 3)
+    model = linear_l2(0.0)
+    params = model.init_params(8)
+    params.W2[...] = 0.0
+    params.W2[:, 0] = ref.components[0]
+    params.W2[3:, 1] = 1.0  # outside the data's span
+    params.W2[3:5, 2] = (1.0, -1.0)  # outside it too
+    out = measures.network_metrics(model, params, X, ref)
+    assert ref.explained_variance[0] / ref.explained_variance.sum() > 0.95
+    assert out["mean_squared_cosine"] == pytest.approx(1 / 3, abs=1e-9)
 
 
 def test_beta_sweep_linear_l2_sets_rho_hat_without_hurting_reconstruction(low_rank_data):

@@ -417,8 +417,10 @@ def network_metrics(model: Autoencoder, params: Params, X, reference: PCAResult 
         ``‖x − h‖²``), ``sparsity_term`` (``β Σ φ(ρ̂_j)``) and ``finite`` (1.0
         when every reconstruction is finite, else 0.0); with ``reference``
         also ``angle_median`` and ``angle_max`` (degrees) and
-        ``captured_variance_fraction`` (mean ``cos²`` of the angles: the
-        fraction of the PCA subspace the decoder spans).
+        ``mean_squared_cosine`` (mean ``cos²`` of the angles,
+        ``‖P_W P_PCA‖²_F / p``: the share of the PCA subspace's dimensions
+        that the decoder spans, every direction counted alike whatever its
+        variance, so not a fraction of the variance).
     """
     A = model.encode(params, X)
     H = model.reconstruct(params, X)
@@ -440,5 +442,5 @@ def network_metrics(model: Autoencoder, params: Params, X, reference: PCAResult 
         angles = principal_angles(params.W2.T, reference.components)
         out["angle_median"] = float(np.degrees(np.median(angles)))
         out["angle_max"] = float(np.degrees(angles.max()))
-        out["captured_variance_fraction"] = float(np.mean(np.cos(angles) ** 2))
+        out["mean_squared_cosine"] = float(np.mean(np.cos(angles) ** 2))
     return out
