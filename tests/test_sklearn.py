@@ -237,8 +237,9 @@ def test_a_pipeline_with_logistic_regression_classifies_the_8x8_digits(digits):
     assert pipe.fit(X_train, y_train).score(X_test, y_test) > 0.94
 
 
-def test_a_grid_search_over_beta_on_two_processes(digits):
+def test_a_grid_search_over_beta_on_two_processes(digits, monkeypatch):
     """Two joblib processes give the bits of one, and each fit runs on its share of the cores."""
+    monkeypatch.delenv("AUTOENCODER_WORKERS", raising=False)  # it would set every process's count
     X_train = digits[0][:400]
     search_options = {
         "param_grid": {"beta": [0.0, 3.0]},
@@ -273,10 +274,11 @@ def test_set_output_pandas_names_the_hidden_units(unit_data):
     assert list(estimator.get_feature_names_out()) == list(out.columns)
 
 
-def test_a_threadpool_limit_bounds_the_evaluation_threads_of_a_fit(digits):
+def test_a_threadpool_limit_bounds_the_evaluation_threads_of_a_fit(digits, monkeypatch):
     """Under joblib's threading backend the processes' budget does not apply; threadpoolctl's limit does."""
     from threadpoolctl import threadpool_limits
 
+    monkeypatch.delenv("AUTOENCODER_WORKERS", raising=False)
     X_train = digits[0][:300]
     with threadpool_limits(limits=1):
         limited = SparseAutoencoder(8, max_iter=5).fit(X_train)

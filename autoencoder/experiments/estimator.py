@@ -128,7 +128,8 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     worker process ``cores // n_jobs`` BLAS threads, and so each fit that many
     evaluation threads (:attr:`n_workers_` records them).  Under a threading
     backend, limit them with ``threadpoolctl.threadpool_limits(k)`` around
-    the search, or with ``$AUTOENCODER_WORKERS``.
+    the search.  ``$AUTOENCODER_WORKERS``, when set, fixes the count in every
+    process instead.  The count changes the speed, never the bits.
 
     Examples
     --------
