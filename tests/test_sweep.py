@@ -308,3 +308,86 @@ def test_a_grid_from_a_script_on_standard_input_trains_on_two_workers(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(len(RHOS) * len(BETAS))]
+
+
+# -- a scheduler that cannot be reached, or is lost ------------------------------------------------
+
+
+def start_command_line(config, cache, *options):
+    command = [sys.executable, "-m", "autoencoder.sweep", str(config), "--cache-dir", str(cache), *options]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_an_unreachable_scheduler_ends_the_command_in_one_line_naming_it(tmp_path):
+    cache = tmp_path / "models"
+    sweep.run_sweep(sweep.read_config({**CONFIG, "rho": 0.05, "beta": 0.0}), n_workers=1, directory=cache)
+    config = tmp_path / "sweep.toml"
+    config.write_text("".join(f"{key} = {value!r}\n" for key, value in CONFIG.items()))
+    address = f"tcp://127.0.0.1:{free_port()}"  # free, so nothing listens there
+    started = time.monotonic()
+    command = start_command_line(config, cache, "--scheduler", address)
+    out, err = command.communicate(timeout=300)
+    took = time.monotonic() - started
+    assert err.splitlines() == [
+        f"error: no Dask scheduler answered at {address} within {sweep.CONNECT_TIMEOUT} s; "
+        f"1 of the sweep's 4 points were already in the model cache ({cache}), nothing was trained"
+    ]
+    assert command.returncode == 1 and out == ""
+    assert took < sweep.CONNECT_TIMEOUT + 50, f"{took:.0f} s"
+    assert len(entries(cache)) == 1 and not (tmp_path / "sweep.csv").exists()
+
+
+@pytest.fixture
+def scheduler_and_worker(tmp_path):
+    """A dask scheduler and one single-threaded worker on 127.0.0.1: the scheduler's process and its address."""
+    from distributed import Client
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    env = {**os.environ, "AUTOENCODER_CACHE_DIR": str(tmp_path / "worker-cache"), "OPENBLAS_NUM_THREADS": "1"}
+    env.pop("DASK_SCHEDULER_ADDRESS", None)
+    common = {"cwd": tmp_path, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+         "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
+        **common,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nthreads", "1",
+         "--no-dashboard", "--local-directory", str(tmp_path / "worker")],
+        **common,
+    )  # fmt: skip
+    try:
+        with Client(address, timeout=TIMEOUT, set_as_default=False) as client:
+            client.wait_for_workers(1, timeout=TIMEOUT)
+        yield scheduler, address
+    finally:
+        for process in (worker, scheduler):
+            stop(process)
+
+
+@pytest.mark.slow
+def test_a_scheduler_lost_during_a_sweep_ends_it_in_one_line_naming_it(tmp_path, scheduler_and_worker):
+    scheduler, address = scheduler_and_worker
+    cache = tmp_path / "models"
+    config = tmp_path / "sweep.toml"
+    # Four points on one worker, in order: the first takes 5 iterations, the second 400 on 2,000 images,
+    # seconds on any machine.  The scheduler is killed as soon as the first point is in the cache.
+    config.write_text("n_train = 2000\nn_hidden = 25\nrho = [0.05, 0.1]\nbeta = 3.0\nmax_iter = [5, 400]\n")
+    command = start_command_line(config, cache, "--scheduler", address)
+    try:
+        deadline = time.monotonic() + 300
+        while not entries(cache) and command.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        scheduler.kill()
+        killed = time.monotonic()
+        out, err = command.communicate(timeout=300)
+    finally:
+        stop(command)
+    assert err.splitlines() == [
+        f"error: lost the Dask scheduler at {address} during the sweep; "
+        f"1 of the sweep's 4 points are in the model cache ({cache}), a second run trains only the rest"
+    ]
+    assert command.returncode == 1 and out == ""
+    assert time.monotonic() - killed < sweep.CONNECT_TIMEOUT + 50
+    assert len(entries(cache)) == 1 and not (tmp_path / "sweep.csv").exists()

@@ -30,7 +30,12 @@ an :class:`Engine`:
   :data:`RESUBMISSIONS` times, a task the cluster lost), and the results are
   the same.  A point that fails (a bad configuration, a training that ends
   in NaN) fails the sweep with :class:`SweepError` naming the point, after
-  every other task has finished and been written to the cache.
+  every other task has finished and been written to the cache.  A scheduler
+  that does not answer within :data:`CONNECT_TIMEOUT` seconds, or that is
+  lost during the sweep, ends it with :class:`SchedulerError`, naming its
+  address and how many of the sweep's points are in the model cache (those
+  that were there, and those trained and written before it was lost): run
+  the sweep again once it is back, and only the rest is trained.
 
 The command line trains a sweep described by a TOML file and writes a CSV
 table of the summary measures (:func:`autoencoder.experiments.measures.summarize`)::
@@ -53,6 +58,8 @@ For example::
 
 trains the four points of ``rho x beta``, each from the seed's
 initialisation, on the first ``n_train`` MNIST training images in float32.
+When a point fails, or the scheduler cannot be reached or is lost, the
+command ends with status 1 and the ``error:`` line that says so.
 A bad file (unknown key, wrong type, empty list, repeated or invalid value)
 is refused before anything is submitted, with the key named.  A progress bar
 counts the points done out of the total.  The table (by default CONFIG with
@@ -72,6 +79,7 @@ import tomllib
 import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,7 +91,7 @@ from ..core.model import Autoencoder, FitResult
 from ..core.params import Params
 from ..core.sparsity import PENALTIES
 from . import configurations
-from .cache import cache_key, lookup, numerics, store, training_label
+from .cache import cache_dir, cache_key, lookup, numerics, store, training_label
 from .knobs import check_knob
 from .measures import summarize
 from .progress import ENV_MODE, fit_progress, task_progress
@@ -91,7 +99,9 @@ from .progress import ENV_MODE, fit_progress, task_progress
 __all__ = [
     "CONFIG_KEYS",
     "Chain",
+    "CONNECT_TIMEOUT",
     "Engine",
+    "SchedulerError",
     "SweepError",
     "MEASURES",
     "read_config",
@@ -121,6 +131,13 @@ RESUBMISSIONS = 3
 Dask itself reschedules the task of a worker that dies; a task cancelled
 with its data or killed too often is submitted again by the client."""
 
+CONNECT_TIMEOUT = 10
+"""Seconds a client waits for a scheduler given by address to answer, and to answer again once lost.
+
+Dask's own default (``distributed.comm.timeouts.connect``, 30 s) is meant
+for a scheduler that is still starting; a sweep's scheduler is already up,
+so one that is silent for this long is taken to be unreachable."""
+
 CONFIG_KEYS = (
     "n_train",
     "n_hidden",
@@ -142,6 +159,14 @@ _NAMES = {"activation": ACTIVATIONS, "sparsity": PENALTIES}
 
 class SweepError(RuntimeError):
     """A point of a sweep failed; the message names it.  The points that finished are in the cache."""
+
+
+class SchedulerError(ConnectionError):
+    """The scheduler could not be reached, or was lost during the sweep.
+
+    The message names its address and how many of the sweep's points are in
+    the model cache; they stay there, so a second run trains only the rest.
+    """
 
 
 @dataclass(frozen=True, eq=False)
@@ -295,7 +320,7 @@ class Engine:
             if _is_client(self.scheduler):
                 self._client = self.scheduler
             elif self.scheduler is not None:
-                self._client = Client(self.scheduler, set_as_default=False)
+                self._client = Client(self.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
             else:
                 self._restore_main = _hide_main_path()
                 self._cluster = LocalCluster(
@@ -313,7 +338,8 @@ class Engine:
         """Close the client and the cluster this engine started."""
         client, cluster, self._client, self._cluster = self._client, self._cluster, None, None
         if client is not None and client is not self.scheduler:
-            client.close()
+            with _quiet(client.status != "running"):  # closing stops its reconnection, which logs a traceback
+                client.close()
         if cluster is not None:
             cluster.close()
         self._restore_main()
@@ -328,6 +354,17 @@ class Engine:
 
 def _nothing() -> None:
     pass
+
+
+@contextmanager
+def _quiet(lost: bool):
+    """Keep the client's log quiet while it closes, when it has lost its scheduler (:class:`SchedulerError` says so)."""
+    log = logging.getLogger("distributed.client")
+    disabled, log.disabled = log.disabled, log.disabled or lost
+    try:
+        yield
+    finally:
+        log.disabled = disabled
 
 
 def _hide_main_path() -> Callable[[], None]:
@@ -375,6 +412,11 @@ class _Collector:
 
     def __post_init__(self):
         self.results = [[] for _ in self.chains]
+
+    def cached(self, verb: str) -> str:
+        """How many of the chains' points ``verb`` (are, were) in the cache, in words."""
+        done, total = sum(len(r) for r in self.results), sum(len(chain.models) for chain in self.chains)
+        return f"{done} of the sweep's {total} points {verb} in the model cache ({self.directory or cache_dir()})"
 
     def take(self, index: int, chain: Chain, results, failure, trained_with) -> None:
         """Store the results of ``chain`` (the rest of ``self.chains[index]``) and note its failure."""
@@ -446,6 +488,10 @@ def run_chains(
         its models cannot train on.
     SweepError
         When a point failed, naming it, once every other task is done and stored.
+    SchedulerError
+        When the engine's scheduler cannot be reached (within
+        :data:`CONNECT_TIMEOUT` seconds) or is lost, naming its address and
+        how many points are in the cache.
     """
     advance = advance or (lambda count: None)
     datasets = dict(datasets)
@@ -486,13 +532,35 @@ def _submit(engine: Engine, pending, datasets, collector: _Collector) -> None:
     """Train the pending chains on the engine, storing each as it arrives.
 
     One chain alone, with no scheduler given, trains in this process: a
-    cluster would add its start-up and nothing else.
+    cluster would add its start-up and nothing else.  A scheduler that cannot
+    be reached, or is lost, raises :class:`SchedulerError`.
     """
-    client = None if engine.scheduler is None and len(pending) == 1 else engine.client()
+    try:
+        client = None if engine.scheduler is None and len(pending) == 1 else engine.client()
+    except OSError:
+        if engine.scheduler is None:
+            raise
+        raise SchedulerError(
+            f"no Dask scheduler answered at {_address(engine)} within {CONNECT_TIMEOUT} s; "
+            f"{collector.cached('were already')}, nothing was trained"
+        ) from None
     if client is None:
         for index, chain in pending:
             collector.take(index, chain, *_train_chain(chain, datasets[chain.data]))
         return
+    try:
+        _submit_to(client, pending, datasets, collector)
+    except Exception as err:
+        if not _lost(client, err):
+            raise
+        raise SchedulerError(
+            f"lost the Dask scheduler at {_address(engine)} during the sweep; "
+            f"{collector.cached('are')}, a second run trains only the rest"
+        ) from None
+
+
+def _submit_to(client, pending, datasets, collector: _Collector) -> None:
+    """:func:`_submit` on a cluster: submit every chain, store each result as it comes, resubmit lost tasks."""
     from distributed import as_completed
 
     token, scattered, futures = uuid.uuid4().hex[:12], {}, {}
@@ -513,6 +581,8 @@ def _submit(engine: Engine, pending, datasets, collector: _Collector) -> None:
         try:
             outcome = future.result()
         except Exception as err:  # the task was lost, not the training (which reports its own failure)
+            if _lost(client, err):
+                raise
             if attempt < RESUBMISSIONS:
                 scattered.pop(chain.data, None)  # the data may have gone with a worker: send them again
                 running.add(send(order, index, chain, attempt + 1))
@@ -520,6 +590,15 @@ def _submit(engine: Engine, pending, datasets, collector: _Collector) -> None:
             outcome = ([], (0, f"{type(err).__name__}: {err}"), numerics())
         collector.take(index, chain, *outcome)
         future.release()
+
+
+def _lost(client, err: Exception) -> bool:
+    """Whether ``err`` came from the client losing its scheduler (not from a worker, nor a training)."""
+    return client.status != "running" or getattr(err, "reason", None) == "scheduler-connection-lost"
+
+
+def _address(engine: Engine) -> str:
+    return engine.scheduler.scheduler.address if _is_client(engine.scheduler) else engine.scheduler
 
 
 # -- the command line ---------------------------------------------------------------------------
@@ -734,7 +813,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     try:
         rows = run_sweep(config, scheduler=args.scheduler, n_workers=args.workers, directory=args.cache_dir)
-    except SweepError as err:
+    except (SweepError, SchedulerError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     output = args.output or args.config.with_suffix(".csv")
