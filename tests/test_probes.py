@@ -7,6 +7,7 @@ from autoencoder import Autoencoder
 from autoencoder.core.pca import pca
 from autoencoder.datasets.mnist import MNISTUnavailableError, load_mnist
 from autoencoder.experiments import probes
+from autoencoder.experiments.estimator import SparseAutoencoder
 
 # The labels of the first twenty MNIST training images.
 FIRST_TWENTY = np.array([5, 0, 4, 1, 9, 2, 1, 3, 1, 4, 3, 5, 3, 6, 1, 7, 2, 8, 6, 9])
@@ -156,6 +157,14 @@ def test_float32_networks_take_float64_images(trained):
     np.testing.assert_allclose(F, sigmoid.encode(params, X), atol=1e-6)
 
 
+def test_an_untrained_network_has_features_but_no_reconstruction(trained):
+    X, sigmoid, _, _ = trained
+    rep = probes.random_representation("untrained", sigmoid, 12, seed=3)
+    assert isinstance(rep.transformer, SparseAutoencoder)
+    np.testing.assert_array_equal(rep.features(X), sigmoid.encode(sigmoid.init_params(12, seed=3), X))
+    assert rep.reconstruct(X) is None
+
+
 def test_pca_features_are_the_coordinates_and_pixels_are_the_images(rng):
     X = rng.uniform(0, 1, size=(40, 12))
     result = pca(X, 4)
@@ -233,6 +242,31 @@ def test_the_probe_refuses_mismatched_shapes(blobs):
         probes.softmax_probe(F_train[:10], y_train, F_test, y_test)
     with pytest.raises(ValueError, match=r"F_test must have shape \(100, 6\)"):
         probes.softmax_probe(F_train, y_train, F_test[:, :3], y_test)
+
+
+def test_the_probe_pipeline_freezes_the_features_and_gives_the_bits_of_the_probe_on_them(trained, rng):
+    X, sigmoid, _, params = trained
+    y = np.repeat([0, 1, 2], 10)
+    X_test, y_test = rng.uniform(0, 1, size=(15, 12)), np.repeat([0, 1, 2], 5)
+    rep = probes.autoencoder_representation("sigmoid", sigmoid, params)
+    before = params.flat.copy()
+    pipe = probes.probe_pipeline(rep, len(y), weight_decay=1e-3)
+    assert [name for name, _ in pipe.steps] == ["features", "float64", "softmax"]
+    pipe.fit(X, y)
+    np.testing.assert_array_equal(rep.transformer.params_.flat, before)  # fitting the probe trains no feature
+    direct = probes.softmax_probe(rep.features(X), y, rep.features(X_test), y_test, weight_decay=1e-3)
+    np.testing.assert_array_equal(pipe.named_steps["softmax"].coef_, direct.coef)
+    assert pipe.named_steps["softmax"].C == direct.C == probes.softmax_c(1e-3, 30)
+    assert np.mean(pipe.predict(X_test) == y_test) == direct.accuracy
+
+
+def test_float32_images_give_the_probe_float64_features(trained):
+    X, sigmoid, _, params = trained
+    rep = probes.autoencoder_representation("sigmoid", sigmoid, params.astype(np.float32))
+    pipe = probes.probe_pipeline(rep, 30)
+    X32 = X.astype(np.float32)
+    assert pipe[:-1].transform(X32).dtype == np.float64
+    np.testing.assert_array_equal(pipe[:-1].transform(X32), rep.features(X32))
 
 
 def test_probe_representations_rows_in_order_with_few_labels(rng):

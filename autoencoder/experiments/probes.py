@@ -9,8 +9,11 @@ features learned without labels are worth for classification:
    set; its first half (``round(30596 / 2) = 15298`` images) trains a softmax
    classifier on the features, its second half (the other 15,298) tests it.
 
-The classifier here is scikit-learn's multinomial
-:class:`~sklearn.linear_model.LogisticRegression`.  UFLDL's softmax minimizes
+Each probe is a scikit-learn :class:`~sklearn.pipeline.Pipeline`
+(:func:`probe_pipeline`): the representation's transformer, frozen (a trained
+:class:`~autoencoder.experiments.estimator.SparseAutoencoder`, the PCA
+coordinates or the pixels), then the features in float64, then scikit-learn's
+multinomial :class:`~sklearn.linear_model.LogisticRegression`.  UFLDL's softmax minimizes
 
 .. math::
 
@@ -35,15 +38,24 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
+from sklearn.base import TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from threadpoolctl import threadpool_limits
 
 from ..core._validation import check_int, check_real
 from ..core.model import Autoencoder
 from ..core.params import Params
 from ..core.pca import PCAResult
+from .estimator import SparseAutoencoder
 from .measures import reconstruction_mse
 
 __all__ = [
@@ -63,6 +75,8 @@ __all__ = [
     "autoencoder_representation",
     "random_representation",
     "softmax_c",
+    "softmax_classifier",
+    "probe_pipeline",
     "ProbeResult",
     "softmax_probe",
     "probe_representations",
@@ -227,20 +241,28 @@ class Representation:
     Attributes
     ----------
     label : str
-    encode : callable
-        ``encode(X)`` with ``X`` of shape (m, n) returns the features, shape (m, k).
-    reconstruct : callable or None
-        ``reconstruct(X)`` returns the images rebuilt from the features, shape (m, n); None for
-        a representation without a trained decoder.
+    transformer : TransformerMixin
+        A fitted scikit-learn transformer: ``transform(X)`` with ``X`` of
+        shape (m, n) gives the features, shape (m, k), and
+        ``inverse_transform`` of them the images rebuilt.
+    reconstructs : bool, default True
+        Whether ``inverse_transform`` is a trained decoder (False for an
+        untrained network, whose decoder is as random as its encoder).
     """
 
     label: str
-    encode: Callable[[np.ndarray], np.ndarray]
-    reconstruct: Callable[[np.ndarray], np.ndarray] | None = None
+    transformer: TransformerMixin
+    reconstructs: bool = True
 
     def features(self, X) -> np.ndarray:
-        """``encode(X)`` in float64, shape (m, k)."""
-        return np.asarray(self.encode(X), dtype=np.float64)
+        """The features of ``X`` in float64, shape (m, k)."""
+        return np.asarray(self.transformer.transform(X), dtype=np.float64)
+
+    def reconstruct(self, X) -> np.ndarray | None:
+        """``X`` rebuilt from its features, shape (m, n); None without a trained decoder."""
+        if not self.reconstructs:
+            return None
+        return self.transformer.inverse_transform(self.transformer.transform(X))
 
 
 def _identity(X) -> np.ndarray:
@@ -249,7 +271,12 @@ def _identity(X) -> np.ndarray:
 
 def pixels(label: str = "raw pixels") -> Representation:
     """The images themselves: 784 features, reconstructed exactly."""
-    return Representation(label, _identity, _identity)
+    return Representation(label, FunctionTransformer(_identity, inverse_func=_identity, check_inverse=False))
+
+
+def _from_coordinates(result: PCAResult, Z) -> np.ndarray:
+    """The images of PCA coordinates ``Z``: ``Z V + x̄``, shape (m, n)."""
+    return Z @ result.components + result.mean
 
 
 def pca_representation(result: PCAResult, label: str | None = None) -> Representation:
@@ -262,22 +289,20 @@ def pca_representation(result: PCAResult, label: str | None = None) -> Represent
     label : str, optional
         Default ``"PCA, k components"``.
     """
-    return Representation(label or f"PCA, {result.n_components} components", result.transform, result.reconstruct)
+    transformer = FunctionTransformer(
+        result.transform, inverse_func=partial(_from_coordinates, result), check_inverse=False
+    )
+    return Representation(label or f"PCA, {result.n_components} components", transformer)
 
 
 def autoencoder_representation(label: str, model: Autoencoder, params: Params) -> Representation:
     """The hidden activations ``f(W1 x + b1)`` of a trained network: ``p`` features.
 
-    For a linear network ``f`` is the identity, so the features are ``W1 x + b1``.
+    For a linear network ``f`` is the identity, so the features are ``W1 x + b1``.  The
+    transformer is :meth:`SparseAutoencoder.from_fit` of the network: it computes in the
+    images' dtype (float32 images, float32 features).
     """
-
-    def encode(X):
-        return model.encode(params, np.asarray(X, dtype=params.W1.dtype))
-
-    def reconstruct(X):
-        return model.reconstruct(params, np.asarray(X, dtype=params.W1.dtype))
-
-    return Representation(label, encode, reconstruct)
+    return Representation(label, SparseAutoencoder.from_fit(model, params))
 
 
 def random_representation(label: str, model: Autoencoder, n_visible: int, seed: int) -> Representation:
@@ -298,7 +323,7 @@ def random_representation(label: str, model: Autoencoder, n_visible: int, seed: 
         Without a reconstruction: the decoder is as random as the encoder.
     """
     params = model.init_params(n_visible, seed=seed)
-    return Representation(label, lambda X: model.encode(params, X))
+    return Representation(label, SparseAutoencoder.from_fit(model, params), reconstructs=False)
 
 
 # -- the probe -------------------------------------------------------------------------------------
@@ -322,6 +347,70 @@ def softmax_c(weight_decay: float, m: int) -> float:
     weight_decay = check_real("weight_decay", weight_decay, low=0)
     m = check_int("m", m, 1)
     return math.inf if weight_decay == 0 else 1.0 / (weight_decay * m)
+
+
+def softmax_classifier(
+    weight_decay: float, m: int, *, max_iter: int = PROBE_MAX_ITER, tol: float = PROBE_TOL
+) -> LogisticRegression:
+    """UFLDL's softmax classifier as scikit-learn's multinomial logistic regression, for ``m`` examples.
+
+    Parameters
+    ----------
+    weight_decay : float
+        UFLDL's ``λ``; the classifier gets ``C = softmax_c(weight_decay, m)``.
+    m : int
+        Number of training examples.
+    max_iter : int, default PROBE_MAX_ITER
+    tol : float, default PROBE_TOL
+
+    Returns
+    -------
+    LogisticRegression
+        Unfitted; L-BFGS, an intercept per class, no L1 part.
+    """
+    max_iter = check_int("max_iter", max_iter, 1)
+    tol = check_real("tol", tol, low=0, low_open=True)
+    return LogisticRegression(C=softmax_c(weight_decay, m), l1_ratio=0.0, solver="lbfgs", max_iter=max_iter, tol=tol)
+
+
+def _as_float64(F) -> np.ndarray:
+    return np.asarray(F, dtype=np.float64)
+
+
+def probe_pipeline(
+    representation: Representation,
+    m: int,
+    *,
+    weight_decay: float = UFLDL_SOFTMAX_WEIGHT_DECAY,
+    max_iter: int = PROBE_MAX_ITER,
+    tol: float = PROBE_TOL,
+) -> Pipeline:
+    """The probe of a representation as a scikit-learn pipeline, to be fitted on ``m`` labeled images.
+
+    Parameters
+    ----------
+    representation : Representation
+    m : int
+        Number of training images (``C`` depends on it, :func:`softmax_c`).
+    weight_decay, max_iter, tol
+        As for :func:`softmax_classifier`.
+
+    Returns
+    -------
+    Pipeline
+        ``features``: the representation's transformer, frozen
+        (:class:`~sklearn.frozen.FrozenEstimator`: it was trained on the
+        unlabeled images, and fitting the probe leaves it as it is);
+        ``float64``: the features in float64, whatever the images' dtype;
+        ``softmax``: :func:`softmax_classifier`.
+    """
+    return Pipeline(
+        [
+            ("features", FrozenEstimator(representation.transformer)),
+            ("float64", FunctionTransformer(_as_float64)),
+            ("softmax", softmax_classifier(weight_decay, m, max_iter=max_iter, tol=tol)),
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -360,6 +449,30 @@ class ProbeResult:
     intercept: np.ndarray
 
 
+def _measure(probe: LogisticRegression | Pipeline, X_train, y_train, X_test, y_test) -> ProbeResult:
+    """Fit ``probe`` (the classifier, or a pipeline ending in it) with one BLAS thread and measure it."""
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        probe.fit(X_train, y_train)
+        predicted = probe.predict(X_test)
+        train_accuracy = float(np.mean(probe.predict(X_train) == y_train))
+    classifier = probe[-1] if isinstance(probe, Pipeline) else probe
+    n_iter = int(classifier.n_iter_.max())
+    errors = int(np.sum(predicted != y_test))
+    return ProbeResult(
+        accuracy=1.0 - errors / len(y_test),
+        errors=errors,
+        train_accuracy=train_accuracy,
+        n_train=len(y_train),
+        n_test=len(y_test),
+        n_iter=n_iter,
+        converged=n_iter < classifier.max_iter,
+        C=classifier.C,
+        coef=classifier.coef_.copy(),
+        intercept=classifier.intercept_.copy(),
+    )
+
+
 def softmax_probe(
     F_train,
     y_train,
@@ -388,39 +501,14 @@ def softmax_probe(
     -------
     ProbeResult
     """
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_limits
-
-    F_train, F_test = np.asarray(F_train, dtype=np.float64), np.asarray(F_test, dtype=np.float64)
+    F_train, F_test = _as_float64(F_train), _as_float64(F_test)
     y_train, y_test = _check_labels(y_train), _check_labels(y_test)
     if F_train.ndim != 2 or F_train.shape[0] != len(y_train):
         raise ValueError(f"F_train must have one row per label ({len(y_train)}); got shape {F_train.shape}")
     if F_test.ndim != 2 or F_test.shape != (len(y_test), F_train.shape[1]):
         raise ValueError(f"F_test must have shape ({len(y_test)}, {F_train.shape[1]}); got {F_test.shape}")
-    max_iter = check_int("max_iter", max_iter, 1)
-    tol = check_real("tol", tol, low=0, low_open=True)
-    C = softmax_c(weight_decay, len(y_train))
-    classifier = LogisticRegression(C=C, l1_ratio=0.0, solver="lbfgs", max_iter=max_iter, tol=tol)
-    with threadpool_limits(limits=1), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        classifier.fit(F_train, y_train)
-        predicted = classifier.predict(F_test)
-        train_accuracy = float(np.mean(classifier.predict(F_train) == y_train))
-    n_iter = int(classifier.n_iter_.max())
-    errors = int(np.sum(predicted != y_test))
-    return ProbeResult(
-        accuracy=1.0 - errors / len(y_test),
-        errors=errors,
-        train_accuracy=train_accuracy,
-        n_train=len(y_train),
-        n_test=len(y_test),
-        n_iter=n_iter,
-        converged=n_iter < max_iter,
-        C=C,
-        coef=classifier.coef_.copy(),
-        intercept=classifier.intercept_.copy(),
-    )
+    classifier = softmax_classifier(weight_decay, len(y_train), max_iter=max_iter, tol=tol)
+    return _measure(classifier, F_train, y_train, F_test, y_test)
 
 
 _PROBE_NUMBERS = ("accuracy", "errors", "train_accuracy", "n_train", "n_test", "n_iter", "converged", "C")
@@ -461,16 +549,16 @@ def probe_representations(
         ``n_features``, ``labels_per_class``, ``reconstruction_mse`` (mean ``‖x − x̂‖²`` on
         ``X_test``; NaN without a reconstruction) and the numbers of :class:`ProbeResult` (not its weights).
     """
+    X_train, X_test = np.asarray(X_train), np.asarray(X_test)
+    y_train, y_test = _check_labels(y_train), _check_labels(y_test)
     subsets = [(k, first_per_class(y_train, k)) for k in labels_per_class]
     rows = []
     for rep in representations:
-        F_train, F_test = rep.features(X_train), rep.features(X_test)
-        mse = math.nan if rep.reconstruct is None else reconstruction_mse(X_test, rep.reconstruct(X_test))
+        mse = reconstruction_mse(X_test, rep.reconstruct(X_test)) if rep.reconstructs else math.nan
         for k, keep in subsets:
-            result = softmax_probe(
-                F_train[keep], y_train[keep], F_test, y_test, weight_decay=weight_decay, max_iter=max_iter, tol=tol
-            )
-            row = {"label": rep.label, "n_features": F_train.shape[1], "labels_per_class": k}
+            probe = probe_pipeline(rep, len(keep), weight_decay=weight_decay, max_iter=max_iter, tol=tol)
+            result = _measure(probe, X_train[keep], y_train[keep], X_test, y_test)
+            row = {"label": rep.label, "n_features": probe[-1].n_features_in_, "labels_per_class": k}
             row["reconstruction_mse"] = mse
             row.update({name: getattr(result, name) for name in _PROBE_NUMBERS})
             rows.append(row)
