@@ -97,3 +97,42 @@ def test_a_training_in_a_thread_gives_the_bits_of_one_in_the_main_thread(rng):
     here = model.fit(X, max_iter=20, seed=0)
     there = _in_thread(lambda: model.fit(X, max_iter=20, seed=0))
     np.testing.assert_array_equal(there.params.flat, here.params.flat)
+
+
+def test_sweep_tasks_in_threads_hold_the_limit_and_restore_it(two_blas_threads, monkeypatch):
+    # Two tasks of a sweep on one worker's threads (Client(processes=False), a threaded dask
+    # worker): the first ends while the second is still training.
+    from autoencoder.experiments import sweep
+
+    fit = Autoencoder.fit
+    first_in, first_out = threading.Event(), threading.Event()
+    counts = {}
+
+    def ordered_fit(model, X, **options):
+        name = threading.current_thread().name
+        if name == "second":
+            assert first_out.wait(30)
+        counts[name] = _blas_counts()
+        first_in.set()
+        return fit(model, X, **options)
+
+    monkeypatch.setattr(Autoencoder, "fit", ordered_fit)
+    X = np.random.default_rng(0).uniform(0.05, 0.95, size=(300, 16))
+    chain = sweep.Chain([Autoencoder(6, rho=0.1, beta=3.0)], "X", 10, 0)
+    results = {}
+
+    def task(name):
+        results[name] = sweep._train_chain(chain, X)
+
+    first = threading.Thread(target=task, args=("first",), name="first")
+    first.start()
+    assert first_in.wait(30)
+    second = threading.Thread(target=task, args=("second",), name="second")
+    second.start()
+    first.join(timeout=60)
+    first_out.set()
+    second.join(timeout=60)
+    ones = [1] * len(_blas_counts())
+    assert counts == {"first": ones, "second": ones}
+    assert [results[name][0][0].workers for name in ("first", "second")] == [1, 1]
+    assert set(_blas_counts()) == {2}

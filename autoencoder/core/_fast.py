@@ -68,6 +68,7 @@ __all__ = [
     "loss_and_grad",
     "reusable_workspace",
     "single_threaded_blas",
+    "single_worker",
 ]
 
 MAX_BLOCK_ROWS = 1024
@@ -251,14 +252,38 @@ def single_threaded_blas():
     return _BLAS_POLICY.single_threaded()
 
 
+_THIS_THREAD = threading.local()
+
+
+@contextmanager
+def single_worker():
+    """Context manager: evaluations started in this thread run one worker, every BLAS pool at one thread.
+
+    For engines that give each training one core and run several in threads
+    of one process (a sweep's tasks on a threaded Dask worker).  The worker
+    count is this thread's alone, and the BLAS limit is
+    :func:`single_threaded_blas`, shared by every thread; a process-wide
+    ``threadpool_limits(1)`` per thread instead would restore the count
+    when the first thread leaves, under the others' evaluations.
+    """
+    previous = getattr(_THIS_THREAD, "single_worker", False)
+    _THIS_THREAD.single_worker = True
+    try:
+        with single_threaded_blas():
+            yield
+    finally:
+        _THIS_THREAD.single_worker = previous
+
+
 def default_workers() -> int:
     """The worker count used when none is given.
 
     ``$AUTOENCODER_WORKERS`` when set (an integer in [1, :data:`MAX_WORKERS`]),
-    else the number of cores available to the process, at most the number
-    of BLAS threads NumPy was given (so a process limited to one BLAS thread,
-    such as a worker of a sweep, runs one).  The count changes only the
-    speed, never the result.
+    else 1 inside :func:`single_worker` in this thread, else the number of
+    cores available to the process, at most the number of BLAS threads
+    NumPy was given (so a process limited to one BLAS thread, such as a
+    worker of a sweep, runs one).  The count changes only the speed, never
+    the result.
 
     Raises
     ------
@@ -272,6 +297,8 @@ def default_workers() -> int:
         except ValueError:
             value = env
         return check_int(WORKERS_VARIABLE, value, 1, MAX_WORKERS)
+    if getattr(_THIS_THREAD, "single_worker", False):
+        return 1
     return max(1, min(blas_threads(), _available_cores()))
 
 

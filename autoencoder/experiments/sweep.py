@@ -85,6 +85,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core._fast import single_worker
 from ..core._validation import check_int
 from ..core.activations import ACTIVATIONS
 from ..core.model import Autoencoder, FitResult
@@ -239,13 +240,11 @@ def _train_chain(chain: Chain, X) -> tuple[list[FitResult], tuple[int, str] | No
     A failure ends the chain (the later points would start from it) and is
     returned, not raised, with the results before it, so that the client keeps them.
     """
-    from threadpoolctl import threadpool_limits
-
     # Data scattered to a worker arrive in a buffer that need not be aligned, and every product on
     # unaligned rows is several times slower; an aligned copy has the same values.
     X = np.require(X, requirements=("C", "A"))
     results, start = [], chain.start
-    with threadpool_limits(1):
+    with single_worker():  # one core per task, whichever thread runs it
         for index, model in enumerate(chain.models):
             try:
                 with fit_progress(training_label(model, X.shape[0]), chain.max_iter) as callback:
