@@ -25,8 +25,8 @@ of the envelope across and along the stripes, ``(x_0, y_0)`` its centre;
 an offset.  The fit minimizes the squared error over the pixels.  For given
 ``(x_0, y_0, θ, f, σ_u, σ_v)`` the best ``(a, b, c)`` are a linear least
 squares problem, solved exactly inside the residual (variable projection), so
-the optimizer (``scipy.optimize.least_squares``) searches six parameters;
-it starts from the largest peaks of the feature's zero-padded Fourier
+the optimizer (Levenberg–Marquardt, run on every feature and start at once)
+searches six parameters; it starts from the largest peaks of the feature's zero-padded Fourier
 transform (frequency and orientation), the centre of its energy (position)
 and two envelope widths, and the best of the starts is kept.
 
@@ -46,8 +46,9 @@ does and does not separate (the tests and the chapter check each):
   edge, but with an envelope wider than the patch it is a ramp).
 
 Each fit starts from four points (two Fourier peaks, two envelope widths).
-On features of the chapter, sixteen starts raised the ``R²`` of white noise
-by at most 0.05 and changed no count of well-fitted features.
+Sixteen starts (four peaks, four widths) raised no feature's ``R²`` by more
+than 0.12 (white noise), 0.09 (features of the chapter's networks), and
+changed no count of well-fitted features.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from ..core._validation import check_int, check_real
 
@@ -153,13 +153,15 @@ def _basis(nonlinear, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _best_linear(columns: np.ndarray, target: np.ndarray) -> np.ndarray:
     """The least-squares ``(a, b, c)`` for each stack of columns, shape (..., 3).
 
-    The normal equations with a ridge of ``1e-10`` of their trace, so that a
-    column that vanishes (``f = 0`` makes the sine column zero) gets a zero
-    coefficient instead of a singular system.
+    ``columns`` has shape (..., n, 3) and ``target`` shape (n,) or one that
+    broadcasts with (..., n).  The normal equations carry a ridge of ``1e-10``
+    of their trace, so that a column that vanishes (``f = 0`` makes the sine
+    column zero) gets a zero coefficient instead of a singular system.
     """
-    gram = np.swapaxes(columns, -1, -2) @ columns
-    ridge = 1e-10 * np.trace(gram, axis1=-2, axis2=-1)[..., None, None] * np.eye(3) + 1e-300 * np.eye(3)
-    return np.linalg.solve(gram + ridge, (np.swapaxes(columns, -1, -2) @ target)[..., None])[..., 0]
+    transposed = np.swapaxes(columns, -1, -2)
+    gram = transposed @ columns
+    ridge = (1e-10 * np.trace(gram, axis1=-2, axis2=-1)[..., None, None] + 1e-300) * np.eye(3)
+    return np.linalg.solve(gram + ridge, transposed @ target[..., None])[..., 0]
 
 
 def gabor(shape, x0, y0, theta, frequency, sigma_u, sigma_v, amplitude=1.0, phase=0.0, offset=0.0) -> np.ndarray:
@@ -212,26 +214,8 @@ def _starts(feature: np.ndarray, n_peaks: int = 2) -> list[np.ndarray]:
     return starts
 
 
-def fit_gabor(feature, shape: tuple[int, int] | None = None) -> GaborFit:
-    """The best Gabor function for one feature, by least squares from several starts.
-
-    Parameters
-    ----------
-    feature : array_like of shape (h, w) or (h * w,)
-        The feature (a row of ``W1``, a principal component, a dictionary atom).
-    shape : tuple of int, optional
-        ``(h, w)`` of a flat feature; default square.
-
-    Returns
-    -------
-    GaborFit
-
-    Raises
-    ------
-    ValueError
-        If the feature is not finite, has fewer than 9 pixels (nine
-        parameters would fit it exactly), or is constant (no variance to explain).
-    """
+def _as_image(feature, shape: tuple[int, int] | None) -> np.ndarray:
+    """``feature`` as a finite, non-constant image of shape ``shape`` (default square)."""
     feature = np.asarray(feature, dtype=np.float64)
     if feature.ndim == 1:
         if shape is None:
@@ -246,40 +230,106 @@ def fit_gabor(feature, shape: tuple[int, int] | None = None) -> GaborFit:
         raise ValueError(f"feature must be an image of at least 10 pixels; got shape {feature.shape}")
     if not np.all(np.isfinite(feature)):
         raise ValueError("feature must hold finite numbers")
-    h, w = feature.shape
-    target = feature.ravel()
-    total = float(np.sum((target - target.mean()) ** 2))
-    if total == 0:
+    if np.ptp(feature) == 0:
         raise ValueError("feature is constant: it has no variance for a fit to explain")
+    return feature
+
+
+def _residuals(nonlinear: np.ndarray, targets: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Fit minus target, shape (..., n), for parameters (..., 6) and targets broadcasting with (..., n)."""
+    columns = _basis(nonlinear, x, y)
+    return (columns @ _best_linear(columns, targets)[..., None])[..., 0] - targets
+
+
+def _levenberg_marquardt(targets, starts, x, y, lower, upper, max_iter: int = 200) -> np.ndarray:
+    """Minimize each ``‖residual‖²`` from its start, all at once; the parameters, shape (K, 6).
+
+    Levenberg–Marquardt with Marquardt's scaling (the damping is ``λ`` times
+    the diagonal of ``JᵀJ``), forward-difference Jacobians and each step
+    projected onto the bounds.  A run stops when a step lowers its cost by
+    less than ``1e-10`` of it, or its damping exceeds ``1e10``.
+    """
+    params = np.clip(starts, lower, upper)
+    cost = np.sum(_residuals(params, targets, x, y) ** 2, axis=-1)
+    damping = np.full(len(params), 1e-3)
+    active = np.ones(len(params), dtype=bool)
+    for _ in range(max_iter):
+        index = np.flatnonzero(active)
+        if index.size == 0:
+            break
+        p, t = params[index], targets[index]
+        r = _residuals(p, t, x, y)
+        step = 1e-6 * np.maximum(1.0, np.abs(p))
+        step = np.where(p + step > upper, -step, step)
+        moved = p[:, None, :] + step[:, :, None] * np.eye(6)
+        jacobian = (_residuals(moved, t[:, None, :], x, y) - r[:, None, :]) / step[:, :, None]  # (k, 6, n)
+        normal = jacobian @ np.swapaxes(jacobian, -1, -2)
+        gradient = (jacobian @ r[..., None])[..., 0]
+        diagonal = np.diagonal(normal, axis1=-2, axis2=-1)
+        scale = damping[index, None] * (diagonal + 1e-12 * diagonal.max(axis=-1, keepdims=True) + 1e-300)
+        delta = np.linalg.solve(normal + scale[..., None] * np.eye(6), -gradient[..., None])[..., 0]
+        trial = np.clip(p + delta, lower, upper)
+        trial_cost = np.sum(_residuals(trial, t, x, y) ** 2, axis=-1)
+        better = trial_cost < cost[index]
+        gain = (cost[index] - trial_cost) / np.maximum(cost[index], 1e-300)
+        params[index[better]] = trial[better]
+        cost[index[better]] = trial_cost[better]
+        damping[index] = np.where(better, damping[index] / 3, damping[index] * 4)
+        done = (better & (gain < 1e-10)) | (damping[index] > 1e10)
+        active[index[done]] = False
+    return params
+
+
+def fit_gabors(W, shape: tuple[int, int] | None = None) -> list[GaborFit]:
+    """The best Gabor function for each row of ``W``, by least squares from four starts each.
+
+    Parameters
+    ----------
+    W : array_like of shape (k, h * w)
+        One feature per row (rows of ``W1``, principal components, dictionary atoms).
+    shape : tuple of int, optional
+        ``(h, w)``; default square.
+
+    Returns
+    -------
+    list of GaborFit
+        One per row, in order.
+
+    Raises
+    ------
+    ValueError
+        If ``W`` is empty, or a feature is not finite, has fewer than 10
+        pixels, or is constant (no variance to explain).
+    """
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim != 2 or W.shape[0] == 0:
+        raise ValueError(f"W must be a non-empty 2-D array with one feature per row; got shape {W.shape}")
+    images = [_as_image(row, shape) for row in W]
+    h, w = images[0].shape
     x, y = _grid((h, w))
-
-    def residuals(nonlinear):
-        columns = _basis(nonlinear, x, y)
-        return (columns @ _best_linear(columns, target)[..., None])[..., 0] - target
-
     margin = 0.5 * max(h, w)
     lower = np.array([-margin, -margin, -np.inf, 0.0, SIGMA_RANGE[0], SIGMA_RANGE[0]])
     upper = np.array([w - 1 + margin, h - 1 + margin, np.inf, 0.5, SIGMA_RANGE[1], SIGMA_RANGE[1]])
+    starts = [_starts(image) for image in images]
+    owner = np.concatenate([[i] * len(s) for i, s in enumerate(starts)])
+    targets = np.stack([image.ravel() for image in images])[owner]
+    params = _levenberg_marquardt(targets, np.concatenate(starts), x, y, lower, upper)
+    cost = np.sum(_residuals(params, targets, x, y) ** 2, axis=-1)
+    fits = []
+    for i, image in enumerate(images):
+        mine = np.flatnonzero(owner == i)
+        best = params[mine[np.argmin(cost[mine])]]
+        fits.append(_gabor_fit(best, image.ravel(), (h, w), x, y))
+    return fits
 
-    def jacobian(nonlinear):
-        # Forward differences, all six at once; a step that would leave the bounds is taken backwards.
-        step = 1e-6 * np.maximum(1.0, np.abs(nonlinear))
-        step = np.where(nonlinear + step > upper, -step, step)
-        moved = nonlinear + np.diag(step)
-        return ((residuals(moved) - residuals(nonlinear)) / step[:, None]).T
 
-    best = None
-    for start in _starts(feature):
-        start = np.clip(start, lower + 1e-9, upper - 1e-9)
-        result = least_squares(residuals, start, jac=jacobian, bounds=(lower, upper), x_scale="jac", max_nfev=100)
-        if best is None or result.cost < best.cost:
-            best = result
-    x0, y0, theta, frequency, sigma_u, sigma_v = best.x
-    columns = _basis(best.x, x, y)
+def _gabor_fit(nonlinear: np.ndarray, target: np.ndarray, shape, x, y) -> GaborFit:
+    x0, y0, theta, frequency, sigma_u, sigma_v = nonlinear
+    columns = _basis(nonlinear, x, y)
     a, b, c = _best_linear(columns, target)
     fitted = columns @ np.array([a, b, c])
     return GaborFit(
-        r2=1.0 - float(np.sum((target - fitted) ** 2)) / total,
+        r2=1.0 - float(np.sum((target - fitted) ** 2)) / float(np.sum((target - target.mean()) ** 2)),
         x0=float(x0),
         y0=float(y0),
         theta=float(theta % np.pi),
@@ -289,29 +339,25 @@ def fit_gabor(feature, shape: tuple[int, int] | None = None) -> GaborFit:
         amplitude=float(np.hypot(a, b)),
         phase=float(np.arctan2(b, a)),
         offset=float(c),
-        fitted=fitted.reshape(h, w),
+        fitted=fitted.reshape(shape),
     )
 
 
-def fit_gabors(W, shape: tuple[int, int] | None = None) -> list[GaborFit]:
-    """:func:`fit_gabor` of each row of ``W``.
+def fit_gabor(feature, shape: tuple[int, int] | None = None) -> GaborFit:
+    """The best Gabor function for one feature (:func:`fit_gabors` of one row).
 
     Parameters
     ----------
-    W : array_like of shape (k, h * w)
-        One feature per row.
+    feature : array_like of shape (h, w) or (h * w,)
     shape : tuple of int, optional
-        ``(h, w)``; default square.
+        ``(h, w)`` of a flat feature; default square.
 
     Returns
     -------
-    list of GaborFit
-        One per row, in order.
+    GaborFit
     """
-    W = np.asarray(W, dtype=np.float64)
-    if W.ndim != 2 or W.shape[0] == 0:
-        raise ValueError(f"W must be a non-empty 2-D array with one feature per row; got shape {W.shape}")
-    return [fit_gabor(row, shape) for row in W]
+    image = _as_image(feature, shape)
+    return fit_gabors(image.ravel()[None, :], image.shape)[0]
 
 
 def gabor_r2(fits) -> np.ndarray:

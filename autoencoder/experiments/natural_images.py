@@ -16,6 +16,8 @@ well-fitted features cover, and the effective area of each
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..core._validation import check_int, check_real
@@ -121,6 +123,7 @@ def dictionary_features(X, n_components: int, *, seed: int, alpha: float = 1.0, 
     when the objective has not improved over 10 batches.
     """
     from sklearn.decomposition import MiniBatchDictionaryLearning
+    from sklearn.exceptions import ConvergenceWarning
 
     X = _patches(X)
     n_components = check_int("n_components", n_components, 1)
@@ -128,7 +131,10 @@ def dictionary_features(X, n_components: int, *, seed: int, alpha: float = 1.0, 
     learner = MiniBatchDictionaryLearning(
         n_components, alpha=alpha, batch_size=256, max_iter=max_iter, random_state=seed, fit_algorithm="cd"
     )
-    learner.fit((X - PATCH_MEAN) / np.std(X))
+    with warnings.catch_warnings():
+        # Each mini-batch's lasso stops at its own tolerance; its warning says so for every batch.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        learner.fit((X - PATCH_MEAN) / np.std(X))
     return learner.components_.copy()
 
 
