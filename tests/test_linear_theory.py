@@ -26,6 +26,11 @@ from autoencoder.datasets.synthetic import spectrum_basis, spectrum_data
 SPECTRUM = 0.7 ** np.arange(20)  # ℓ_5 = 0.24, ℓ_4 = 0.343: distinct, with gaps of at least 0.1 ℓ
 P = 5
 RHO = 0.1
+TIED = 1e-5
+"""Bound on ‖W1 − W2ᵀ‖ / ‖W2‖ where L-BFGS stops.  The balance between encoder and decoder is pinned
+only weakly, so where the line search stops finding lower points it holds to about 1e-6, depending on
+how the BLAS kernel rounds (1.9e-6 at β = 30 with OpenBLAS's Haswell kernels, below 1e-6 with its
+SkylakeX ones); without weight decay, where nothing ties them, the gap is over 1e3 times this bound."""
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +55,7 @@ def test_unregularized_network_reaches_eckart_young(data):
     optimum = eckart_young_error(SPECTRUM, P)
     assert abs(error - optimum) <= 1e-8 * optimum
     assert principal_angles(result.params.W2.T, reference.components[:P]).max() < 1e-4
+    assert transpose_gap(result.params) > 1e3 * TIED  # without weight decay nothing ties W1 to W2ᵀ
 
 
 @pytest.mark.parametrize("beta", [0.0, 3.0, 30.0])
@@ -59,7 +65,7 @@ def test_weight_decay_gives_kunins_singular_values_and_tied_weights(data, beta):
     _, result = converged(X, lam, beta)
     values, angles = singular_directions(result.params, reference.components)
     np.testing.assert_allclose(values, np.sqrt(1 - lam / SPECTRUM[:P]), rtol=0, atol=1e-6)
-    assert transpose_gap(result.params) < 1e-6
+    assert transpose_gap(result.params) < TIED
     # The left singular vectors are the individual principal directions, not just a basis of their span.
     assert angles.max() < 1e-5
 
@@ -74,7 +80,7 @@ def test_exactly_the_eigenvalues_above_lambda_give_nonzero_singular_values(data)
     np.testing.assert_allclose(values, expected, rtol=0, atol=1e-6)
     assert values[4] < 1e-6
     assert angles[:4].max() < 1e-4  # the fifth singular vector is arbitrary: its value is zero
-    assert transpose_gap(result.params) < 1e-6
+    assert transpose_gap(result.params) < TIED
 
 
 def test_the_biases_absorb_the_l2_penalty_for_every_beta(data):
