@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from autoencoder import Autoencoder
+from autoencoder import Autoencoder, pca, principal_angles
 from autoencoder.core.sparsity import L1_SMOOTHING
+from autoencoder.experiments import measures
 from autoencoder.experiments.measures import (
     SIGMOID_THRESHOLD,
     activation_frequency,
@@ -157,3 +158,30 @@ def test_localized_fraction_separates_strokes_from_global_patterns(rng):
     assert localized_fraction(strokes) == 1.0
     with pytest.raises(ValueError, match="threshold"):
         localized_fraction(W, threshold=0)
+
+
+def test_span_reconstruction_of_the_principal_components_is_pcas_error():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 6)) * np.array([3.0, 2.0, 1.0, 0.5, 0.2, 0.1])
+    reference = pca(X, 3)
+    assert measures.span_reconstruction_mse(X, reference.components) == pytest.approx(reference.reconstruction_error())
+    # Any other basis of the same span gives the same error; another span a larger one.
+    mixed = rng.normal(size=(3, 3)) @ reference.components
+    assert measures.span_reconstruction_mse(X, mixed) == pytest.approx(reference.reconstruction_error())
+    assert measures.span_reconstruction_mse(X, np.eye(6)[3:]) > 3 * reference.reconstruction_error()
+
+
+def test_random_digit_span_is_near_pca_only_where_the_data_are():
+    rng = np.random.default_rng(1)
+    # Rank-3 data: any 3 random centred examples span its principal subspace exactly.
+    X = rng.normal(size=(100, 3)) @ rng.normal(size=(3, 8)) + 0.5
+    rows = measures.random_digit_span(X, 3, seed=2)
+    assert rows.shape == (3, 8)
+    assert np.degrees(principal_angles(rows, pca(X, 3).components)).max() < 1e-6
+    # Isotropic noise: random examples are no closer to the top components than chance.
+    noise = rng.normal(size=(400, 8))
+    far = np.degrees(principal_angles(measures.random_digit_span(noise, 3, seed=2), pca(noise, 3).components))
+    assert far.max() > 30
+    np.testing.assert_array_equal(rows, measures.random_digit_span(X, 3, seed=2))
+    with pytest.raises(ValueError, match=r"k must be an integer in \[1, 100\]"):
+        measures.random_digit_span(X, 101)

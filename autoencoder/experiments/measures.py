@@ -444,3 +444,56 @@ def network_metrics(model: Autoencoder, params: Params, X, reference: PCAResult 
         out["angle_max"] = float(np.degrees(angles.max()))
         out["mean_squared_cosine"] = float(np.mean(np.cos(angles) ** 2))
     return out
+
+
+def random_digit_span(X, k: int, seed: int = 0) -> np.ndarray:
+    """A baseline for "close to PCA": ``k`` training examples drawn at random, centred.
+
+    The span of ``k`` random centred examples is where the data's variance
+    lies too, so it is already close to the span of the top ``k`` principal
+    components; a learned subspace is "close to PCA" only by comparison
+    with it.
+
+    Parameters
+    ----------
+    X : array_like of shape (m, n)
+    k : int
+        Examples drawn, between 1 and ``m``, without replacement.
+    seed : int, default 0
+        Seed of ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    ndarray of shape (k, n)
+        The drawn examples less the mean of ``X``.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"X must be a 2-D array (examples in rows); got shape {X.shape}")
+    if not 1 <= k <= X.shape[0]:
+        raise ValueError(f"k must be an integer in [1, {X.shape[0]}] (the examples of X); got {k!r}")
+    rows = np.random.default_rng(seed).choice(X.shape[0], size=k, replace=False)
+    return X[np.sort(rows)] - X.mean(axis=0)
+
+
+def span_reconstruction_mse(X, basis) -> float:
+    """Mean ``‖x − x̂‖²`` of ``X`` projected onto its mean plus the span of the rows of ``basis``.
+
+    The best any affine reconstruction inside that subspace can do: for the
+    top ``k`` principal components it is PCA's error (Eckart–Young).
+
+    Parameters
+    ----------
+    X : array_like of shape (m, n)
+    basis : array_like of shape (k, n)
+        Rows spanning the subspace (any basis, not necessarily orthonormal).
+
+    Returns
+    -------
+    float
+    """
+    X = np.asarray(X, dtype=np.float64)
+    centred = X - X.mean(axis=0)
+    Q, _ = np.linalg.qr(np.asarray(basis, dtype=np.float64).T)
+    residual = centred - (centred @ Q) @ Q.T
+    return float(np.mean(np.sum(residual**2, axis=1)))
