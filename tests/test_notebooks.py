@@ -26,6 +26,7 @@ SMALL = {"n_train": 600, "max_iter": 12, "rho": 0.05, "beta": 1.0}
 SMALL_OWN = {
     "07_explore_rho_beta": {"n_hidden": 49},
     "08_features_worth": {"n_labeled": 2_000, "labels_per_class": [10, 100]},
+    "10_natural_images": {"n_hidden": 9, "overcomplete_hidden": 16, "seeds": [0], "rho_values": [0.01, 0.1]},
 }
 
 

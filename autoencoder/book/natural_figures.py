@@ -47,11 +47,13 @@ def plot_images_and_spectra(grey, whitened, spectra, names):
     ax = fig.add_subplot(grid[:, n])
     for label, frequency, power in spectra:
         style = "-" if "whitened" in label else "--"
-        ax.loglog(frequency, power / power[0], style, label=label)
-    reference = np.array([spectra[0][1][0], 0.5])
-    ax.loglog(reference, (reference / reference[0]) ** -2.0, ":", color="grey", label=r"$1/f^2$")
+        band = (frequency >= 0.02) & (frequency <= 0.2)
+        ax.loglog(frequency, power / np.exp(np.mean(np.log(power[band]))), style, label=label)
+    reference = np.array([0.01, 0.5])
+    ax.loglog(reference, (reference / np.sqrt(0.02 * 0.2)) ** -2.0, ":", color="grey", label=r"$1/f^2$")
+    ax.axvspan(0.02, 0.2, color="grey", alpha=0.08)
     ax.set_xlabel("spatial frequency f (cycles per pixel)")
-    ax.set_ylabel("power, ÷ its value at the lowest f")
+    ax.set_ylabel("power, ÷ its geometric mean over the band")
     ax.set_title("power spectrum, averaged over rings", fontsize="medium")
     ax.legend(fontsize="x-small")
     ax.grid(alpha=0.3, which="both")
@@ -161,7 +163,7 @@ def plot_tiling(fits, selected, patch_shape=(8, 8), title: str = ""):
     """Where, at which orientation and at which frequency the selected features sit.
 
     Left: each feature as a bar through its envelope's centre, along its
-    stripes, as long as ``2 σ_v`` (clipped to the patch).  Right: orientation
+    stripes, as long as ``2 σ_v`` (at most 6 pixels).  Right: orientation
     against spatial frequency, one dot per feature, on a half disk.
 
     Parameters
@@ -183,7 +185,7 @@ def plot_tiling(fits, selected, patch_shape=(8, 8), title: str = ""):
     left.add_patch(plt.Rectangle((-0.5, -0.5), w, h, fill=False, color="grey"))
     for fit in chosen:
         along = np.array([-np.sin(fit.theta), np.cos(fit.theta)])
-        half = min(fit.sigma_v, max(h, w))
+        half = min(fit.sigma_v, 3.0)
         ends = np.array([[fit.x0, fit.y0]]) + np.outer([-half, half], along)
         left.plot(ends[:, 0], ends[:, 1], lw=2, alpha=0.7)
     left.set_xlim(-2.5, w + 1.5)
@@ -199,7 +201,7 @@ def plot_tiling(fits, selected, patch_shape=(8, 8), title: str = ""):
     right.set_thetamin(0)
     right.set_thetamax(180)
     right.set_rmax(0.5)
-    right.set_title("orientation θ against frequency (cycles/pixel)", fontsize="small")
+    right.set_title("wave-vector direction θ against frequency (cycles/pixel)", fontsize="small")
     if title:
         fig.suptitle(title, fontsize="medium")
     fig.tight_layout()

@@ -103,6 +103,10 @@ KNOBS: dict[str, Knob] = {
     "probe_weight_decay": _WEIGHT,
     "k_values": Knob("ints", 1),
     "l0_values": Knob("reals", 0, low_open=True),
+    # chapter 10, natural images
+    "seeds": Knob("ints", 0),
+    "overcomplete_hidden": _COUNT,
+    "alpha_values": Knob("reals", 0, low_open=True),
 }
 """Every knob of the chapters, by name: its kind and its allowed values."""
 

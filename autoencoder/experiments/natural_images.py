@@ -26,7 +26,7 @@ from ..core.pca import pca
 from .cache import fit_cached
 from .configurations import sparse_sigmoid
 from .gabor import GOOD_FIT, N_ORIENTATION_BINS, fit_gabors, gabor_r2, is_edge, orientation_bins
-from .measures import LOCALIZED_AREA, effective_area
+from .measures import LOCALIZED_AREA, activity_threshold, effective_area, l0
 
 __all__ = [
     "PATCH_MEAN",
@@ -36,6 +36,7 @@ __all__ = [
     "feature_measures",
     "ica_features",
     "initial_features",
+    "method_features",
     "pca_features",
     "summary_row",
     "sweep_rho",
@@ -138,6 +139,30 @@ def dictionary_features(X, n_components: int, *, seed: int, alpha: float = 1.0, 
     return learner.components_.copy()
 
 
+def method_features(X, n_components: int, *, seed: int, alpha: float) -> dict[str, np.ndarray]:
+    """The features PCA, ICA and sparse coding learn from the patches ``X``, each of shape (n_components, n).
+
+    Parameters
+    ----------
+    X : ndarray of shape (m, n)
+    n_components : int
+    seed : int
+        Seed of FastICA and of sparse coding.
+    alpha : float
+        L1 weight of sparse coding.
+
+    Returns
+    -------
+    dict
+        ``{"PCA": ..., "ICA": ..., "sparse coding": ...}``.
+    """
+    return {
+        "PCA": pca_features(X, n_components),
+        "ICA": ica_features(X, n_components, seed=seed),
+        "sparse coding": dictionary_features(X, n_components, seed=seed, alpha=alpha),
+    }
+
+
 def feature_measures(W, shape: tuple[int, int] = (8, 8), good_fit: float = GOOD_FIT) -> dict:
     """The Gabor fit of every feature and the summaries the chapter reports.
 
@@ -233,7 +258,8 @@ def sweep_rho(X, rho_values, n_hidden: int, beta: float, weight_decay: float, *,
     -------
     list of dict
         One per ``ρ``, increasing: ``rho``, ``W`` (``W1``), ``fit``,
-        ``rho_hat`` (the units' mean activations on ``X``) and everything
+        ``rho_hat`` (the units' mean activations on ``X``), ``l0`` (the mean
+        number of units above ½ per patch) and everything
         :func:`feature_measures` returns.
     """
     rows = []
@@ -246,6 +272,7 @@ def sweep_rho(X, rho_values, n_hidden: int, beta: float, weight_decay: float, *,
                 "W": W,
                 "fit": fit,
                 "rho_hat": model.mean_activation(fit.params, X),
+                "l0": l0(model.encode(fit.params, X), activity_threshold(model.activation)),
                 **feature_measures(W),
             }
         )
