@@ -109,3 +109,16 @@ def test_bad_arguments_are_refused():
         gabor((8, 8), 3, 3, 0, 0.1, 0.0, 1.0)
     with pytest.raises(ValueError, match=r"good_fit must lie in \[0, 1\]"):
         feature_measures(np.eye(64)[:2], good_fit=1.5)
+
+
+def test_the_methods_learn_features_of_the_patches_shape():
+    from autoencoder.datasets.natural import natural_patches
+    from autoencoder.experiments.natural_images import initial_features, method_features
+
+    X = natural_patches(600, 8, seed=0)
+    features = method_features(X, 9, seed=0, alpha=3.0)
+    assert {label: F.shape for label, F in features.items()} == {label: (9, 64) for label in features}
+    np.testing.assert_allclose(features["PCA"] @ features["PCA"].T, np.eye(9), atol=1e-10)
+    assert initial_features(X, 9, seed=0).shape == (9, 64)
+    with pytest.raises(ValueError, match=r"n_components must be an integer in \[1, 64\]; got 65"):
+        method_features(X, 65, seed=0, alpha=3.0)
