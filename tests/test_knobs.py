@@ -126,7 +126,7 @@ def test_malformed_relations_are_refused(relation):
         check_knobs(n_show=10, n_test=10, relations=[relation])
 
 
-FOLLOW = {"converged_n_train": ("n_train", 6), "converged_max_iter": ("max_iter", 50)}
+FOLLOW = {"converged_n_train": ("n_train", 6), "converged_max_iter": ("max_iter", 1 / 8, 2)}
 
 
 def test_a_chapter_size_left_at_none_follows_its_shared_knob():
@@ -135,7 +135,7 @@ def test_a_chapter_size_left_at_none_follows_its_shared_knob():
     )
     assert published == {"n_train": 10_000, "converged_n_train": 60_000, "max_iter": 400, "converged_max_iter": 20_000}
     small = check_knobs(n_train="600", converged_n_train=None, max_iter="12", converged_max_iter=None, follow=FOLLOW)
-    assert small == {"n_train": 600, "converged_n_train": 3_600, "max_iter": 12, "converged_max_iter": 600}
+    assert small == {"n_train": 600, "converged_n_train": 3_600, "max_iter": 12, "converged_max_iter": 18}
     # Capped at the knob's range: there are no more than 60,000 training images.
     by_images = {"converged_n_train": FOLLOW["converged_n_train"]}
     assert check_knobs(n_train=20_000, converged_n_train=None, follow=by_images)["converged_n_train"] == MNIST_TRAIN

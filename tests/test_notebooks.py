@@ -19,7 +19,7 @@ THEN_AND_NOW = ROOT / "notebooks" / "09_then_and_now.ipynb"
 SHARED_KNOBS = ("n_train", "n_hidden", "rho", "beta", "weight_decay", "max_iter", "seed")
 # What a reader types to run every chapter small: -p n_train 600 -p max_iter 12 -p rho 0.05 -p beta 1.0
 # (beta = 1 is not a value of chapter 7's grid).  The sizes of one chapter follow these unless given
-# (chapters 2 and 3 train their converged networks on 6 x n_train images for up to 50 x max_iter).
+# (chapters 2 and 3 train their converged networks on 6 x n_train images for up to max_iter^2 / 8).
 SMALL = {"n_train": 600, "max_iter": 12, "rho": 0.05, "beta": 1.0}
 # Knobs of one chapter that the shared ones leave large: chapter 8's probes train on its labeled images,
 # chapter 7 draws a 196-unit mosaic for each of its 30 grid points.

@@ -218,19 +218,20 @@ def _check_relation(relation: str, values: Mapping[str, object]) -> None:
         raise ValueError(f"{left} must be {words} {against} in this chapter; got {left} = {values[left]!r}")
 
 
-def _followed(name: str, leader: str, factor: float, checked: Mapping[str, object]) -> int:
-    """``factor`` times the checked integer knob ``leader``, rounded, within ``name``'s range."""
+def _followed(name: str, rule: tuple, checked: Mapping[str, object]) -> int:
+    """``factor × leader ** power`` for ``rule = (leader, factor[, power])``, rounded, within ``name``'s range."""
+    leader, factor, power = (*rule, 1) if len(rule) == 2 else rule
     if leader not in checked:
         raise ValueError(f"{name} follows {leader!r}, which is not among the knobs checked")
     knob = KNOBS[name]
-    value = max(1, round(factor * checked[leader]))
+    value = max(1, round(factor * checked[leader] ** power))
     if knob.high is not None:
         value = min(value, int(knob.high))
     return check_knob(name, value)
 
 
 def check_knobs(
-    *, relations: Iterable[str] = (), follow: Mapping[str, tuple[str, float]] | None = None, **values
+    *, relations: Iterable[str] = (), follow: Mapping[str, tuple] | None = None, **values
 ) -> dict[str, object]:
     """Return a chapter's knobs validated and converted, in the order given.
 
@@ -241,14 +242,17 @@ def check_knobs(
         with ``<op>`` one of ``<=``, ``<``, ``>=``, ``>`` and ``other`` a knob
         of this call or a number, e.g. ``"n_hidden <= n_train"``.  Checked
         after every knob, in order.
-    follow : mapping of str to (str, float), optional
-        ``{knob: (leader, factor)}`` for integer knobs of this chapter that
-        follow a shared one: when such a knob is None, its value is
-        ``factor`` times the leader's, rounded and capped at the knob's
-        largest allowed value.  A chapter-specific size then shrinks with the
-        shared knobs in a small run (``-p n_train 600 -p max_iter 12``) and
-        keeps its published value at the published ones, unless it is given
-        itself.  Checked before the relations.
+    follow : mapping of str to (str, float) or (str, float, float), optional
+        ``{knob: (leader, factor)}`` or ``{knob: (leader, factor, power)}``
+        for integer knobs of this chapter that follow a shared one: when such
+        a knob is None, its value is ``factor × leader ** power`` (power 1
+        by default), rounded and capped at the knob's largest allowed value.
+        A chapter-specific size then shrinks with the shared knobs in a small
+        run (``-p n_train 600 -p max_iter 12``) and keeps its published value
+        at the published ones, unless it is given itself.  A power above 1
+        shrinks a size faster than its leader (an iteration limit of a
+        training to convergence, whose every iteration costs the same
+        whatever the data).  Checked before the relations.
     **values
         ``name=value`` for each knob of the chapter (names from :data:`KNOBS`).
 
@@ -267,8 +271,8 @@ def check_knobs(
     --------
     >>> check_knobs(n_train="600", max_iter=12, rho_values="[0.05, 0.1]")
     {'n_train': 600, 'max_iter': 12, 'rho_values': [0.05, 0.1]}
-    >>> check_knobs(max_iter=12, converged_max_iter=None, follow={"converged_max_iter": ("max_iter", 50)})
-    {'max_iter': 12, 'converged_max_iter': 600}
+    >>> check_knobs(max_iter=12, converged_max_iter=None, follow={"converged_max_iter": ("max_iter", 1 / 8, 2)})
+    {'max_iter': 12, 'converged_max_iter': 18}
     >>> check_knobs(max_iter="abc")
     Traceback (most recent call last):
     ...
@@ -281,9 +285,9 @@ def check_knobs(
     checked = {
         name: None if value is None and name in follow else check_knob(name, value) for name, value in values.items()
     }
-    for name, (leader, factor) in follow.items():
+    for name, rule in follow.items():
         if checked[name] is None:
-            checked[name] = _followed(name, leader, factor, checked)
+            checked[name] = _followed(name, rule, checked)
     if isinstance(relations, str):
         relations = [relations]
     for relation in relations:
