@@ -191,13 +191,9 @@ def stop(process):
             process.wait(timeout=20)
 
 
-@pytest.fixture
-def cluster(tmp_path):
-    """A dask scheduler and two single-threaded workers on 127.0.0.1, with a cache directory of their own."""
-    from distributed import Client
-
+def start_cluster(tmp_path, worker_cache, n_workers):
+    """A scheduler and ``n_workers`` single-threaded workers on 127.0.0.1: their address and processes."""
     address = f"tcp://127.0.0.1:{free_port()}"
-    worker_cache = tmp_path / "worker-cache"
     env = {**os.environ, "AUTOENCODER_CACHE_DIR": str(worker_cache), "OPENBLAS_NUM_THREADS": "1"}
     env.pop("DASK_SCHEDULER_ADDRESS", None)
     common = {"cwd": tmp_path, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
@@ -223,8 +219,18 @@ def cluster(tmp_path):
             ],
             **common,
         )  # fmt: skip
-        for i in range(2)
+        for i in range(n_workers)
     ]
+    return address, scheduler, workers
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """A dask scheduler and two single-threaded workers on 127.0.0.1, with a cache directory of their own."""
+    from distributed import Client
+
+    worker_cache = tmp_path / "worker-cache"
+    address, scheduler, workers = start_cluster(tmp_path, worker_cache, 2)
     try:
         client = Client(address, timeout=TIMEOUT, set_as_default=False)
         client.wait_for_workers(2, timeout=TIMEOUT)
@@ -343,26 +349,13 @@ def scheduler_and_worker(tmp_path):
     """A dask scheduler and one single-threaded worker on 127.0.0.1: the scheduler's process and its address."""
     from distributed import Client
 
-    address = f"tcp://127.0.0.1:{free_port()}"
-    env = {**os.environ, "AUTOENCODER_CACHE_DIR": str(tmp_path / "worker-cache"), "OPENBLAS_NUM_THREADS": "1"}
-    env.pop("DASK_SCHEDULER_ADDRESS", None)
-    common = {"cwd": tmp_path, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    scheduler = subprocess.Popen(
-        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-         "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
-        **common,
-    )  # fmt: skip
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nthreads", "1",
-         "--no-dashboard", "--local-directory", str(tmp_path / "worker")],
-        **common,
-    )  # fmt: skip
+    address, scheduler, workers = start_cluster(tmp_path, tmp_path / "worker-cache", 1)
     try:
         with Client(address, timeout=TIMEOUT, set_as_default=False) as client:
             client.wait_for_workers(1, timeout=TIMEOUT)
         yield scheduler, address
     finally:
-        for process in (worker, scheduler):
+        for process in (*workers, scheduler):
             stop(process)
 
 
