@@ -157,3 +157,14 @@ def test_follow_must_name_checked_knobs():
     # None is a value only for a knob that follows another.
     with pytest.raises(ValueError, match="converged_tol must be a finite real number; got None"):
         check_knobs(converged_tol=None)
+
+
+def test_a_list_of_counts_follows_its_leader_factor_by_factor():
+    rule = {"n_labeled": ("n_train", 3.06), "labels_per_class": ("n_labeled", [100 / 30_596, 1_000 / 30_596])}
+    published = check_knobs(n_train=10_000, n_labeled=None, labels_per_class=None, follow=rule)
+    assert published == {"n_train": 10_000, "n_labeled": MNIST_LABELED, "labels_per_class": [100, 1_000]}
+    small = check_knobs(n_train=600, n_labeled=None, labels_per_class=None, follow=rule)
+    assert small == {"n_train": 600, "n_labeled": 1_836, "labels_per_class": [6, 60]}
+    # Counts that round alike are kept once: a list knob holds distinct values.
+    tiny = check_knobs(n_train=2, n_labeled=None, labels_per_class=None, follow=rule)
+    assert tiny == {"n_train": 2, "n_labeled": 6, "labels_per_class": [1]}

@@ -18,16 +18,10 @@ FEATURES_WORTH = ROOT / "notebooks" / "08_features_worth.ipynb"
 THEN_AND_NOW = ROOT / "notebooks" / "09_then_and_now.ipynb"
 SHARED_KNOBS = ("n_train", "n_hidden", "rho", "beta", "weight_decay", "max_iter", "seed")
 # What a reader types to run every chapter small: -p n_train 600 -p max_iter 12 -p rho 0.05 -p beta 1.0
-# (beta = 1 is not a value of chapter 7's grid).  The sizes of one chapter follow these unless given
-# (chapters 2 and 3 train their converged networks on 6 x n_train images for up to max_iter^2 / 8).
+# (beta = 1 is not a value of chapter 7's grid), and nothing else: the sizes of one chapter follow these
+# unless given (chapters 2 and 3 train their converged networks on 6 x n_train images for up to
+# max_iter^2 / 8 iterations, chapter 8 probes 3.06 x n_train labeled images).
 SMALL = {"n_train": 600, "max_iter": 12, "rho": 0.05, "beta": 1.0}
-# Knobs of one chapter that the shared ones leave large: chapter 8's probes train on its labeled images,
-# chapter 7 draws a 196-unit mosaic for each of its 30 grid points.
-SMALL_OWN = {
-    "07_explore_rho_beta": {"n_hidden": 49},
-    "08_features_worth": {"n_labeled": 2_000, "labels_per_class": [10, 100]},
-    "10_natural_images": {"n_hidden": 9, "overcomplete_hidden": 16, "seeds": [0], "rho_values": [0.01, 0.1]},
-}
 
 
 def parameters_cell(path):
@@ -115,7 +109,7 @@ def test_every_knob_is_checked_right_after_the_parameters(path):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_chapter_runs_with_small_parameters(path, tmp_path):
-    params = {k: v for k, v in SMALL.items() if k in knob_names(path)} | SMALL_OWN.get(path.stem, {})
+    params = {k: v for k, v in SMALL.items() if k in knob_names(path)}
     out = run_chapter(path, tmp_path / path.name, params)
     assert not errors_of(out)
 

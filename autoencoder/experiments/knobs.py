@@ -218,16 +218,23 @@ def _check_relation(relation: str, values: Mapping[str, object]) -> None:
         raise ValueError(f"{left} must be {words} {against} in this chapter; got {left} = {values[left]!r}")
 
 
-def _followed(name: str, rule: tuple, checked: Mapping[str, object]) -> int:
-    """``factor × leader ** power`` for ``rule = (leader, factor[, power])``, rounded, within ``name``'s range."""
+def _followed(name: str, rule: tuple, checked: Mapping[str, object]) -> int | list[int]:
+    """``factor × leader ** power`` for ``rule = (leader, factor[, power])``, rounded, within ``name``'s range.
+
+    A list of factors gives a list knob its values, one per factor, without repeats.
+    """
     leader, factor, power = (*rule, 1) if len(rule) == 2 else rule
     if leader not in checked:
         raise ValueError(f"{name} follows {leader!r}, which is not among the knobs checked")
-    knob = KNOBS[name]
-    value = max(1, round(factor * checked[leader] ** power))
-    if knob.high is not None:
-        value = min(value, int(knob.high))
-    return check_knob(name, value)
+    high = KNOBS[name].high
+
+    def scaled(f):
+        value = max(1, round(f * checked[leader] ** power))
+        return value if high is None else min(value, int(high))
+
+    if isinstance(factor, list | tuple):
+        return check_knob(name, list(dict.fromkeys(scaled(f) for f in factor)))
+    return check_knob(name, scaled(factor))
 
 
 def check_knobs(
@@ -244,9 +251,11 @@ def check_knobs(
         after every knob, in order.
     follow : mapping of str to (str, float) or (str, float, float), optional
         ``{knob: (leader, factor)}`` or ``{knob: (leader, factor, power)}``
-        for integer knobs of this chapter that follow a shared one: when such
-        a knob is None, its value is ``factor × leader ** power`` (power 1
-        by default), rounded and capped at the knob's largest allowed value.
+        for integer knobs of this chapter that follow another (checked before
+        it, or itself following one): when such a knob is None, its value is
+        ``factor × leader ** power`` (power 1 by default), rounded and capped
+        at the knob's largest allowed value; for a list of integers,
+        ``factor`` is a list, one factor per value.
         A chapter-specific size then shrinks with the shared knobs in a small
         run (``-p n_train 600 -p max_iter 12``) and keeps its published value
         at the published ones, unless it is given itself.  A power above 1
