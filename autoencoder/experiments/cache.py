@@ -17,6 +17,15 @@ trained in (:func:`autoencoder.experiments.environment.describe`).  An entry tha
 be read, or whose recorded key is not the one asked for, is dropped with a
 warning and trained again.
 
+An entry records the :attr:`~autoencoder.core.model.FitResult.grad_norm` of
+its training.  Entries written before results had one lack it: where the
+cache reads an entry for a run (:func:`lookup`, :func:`fit_cached`, and so
+every sweep), it has the model and the data, computes it with one
+evaluation of the objective at the stored parameters, and writes it into the
+entry's metadata (atomically, the arrays, the key and the modification time
+unchanged), so that it is computed once per entry.  :func:`load_result`
+alone has no data: it gives NaN for such an entry.
+
 The directory is ``$AUTOENCODER_CACHE_DIR`` when set, else ``models/`` in the
 user cache directory (``platformdirs.user_cache_dir("autoencoder")``).
 ``python -m autoencoder.cache {list,size,clear,where}`` shows and clears it.
@@ -25,9 +34,11 @@ user cache directory (``platformdirs.user_cache_dir("autoencoder")``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import io
 import json
+import math
 import os
 import sys
 import time
@@ -120,7 +131,8 @@ def save_result(path: Path, result: FitResult, description: dict | None = None) 
     """Write a :class:`FitResult` to ``path`` atomically.
 
     ``description`` (what :func:`fit_cached` keyed the run by) is stored
-    with it, with the environment of this process and the worker count.
+    with it, with the environment of this process, the worker count and
+    ``grad_norm`` (null when it is NaN).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,14 +151,29 @@ def save_result(path: Path, result: FitResult, description: dict | None = None) 
         "success": result.success,
         "wall_time": result.wall_time,
         "objective_time": result.objective_time,
+        "grad_norm": _json_float(result.grad_norm),
     }
+    _write_entry(path, {"params": result.params.flat, "meta": np.array(json.dumps(meta)), **arrays})
+
+
+def _json_float(value: float) -> float | None:
+    """``value`` for JSON: None for NaN (strict JSON has no NaN)."""
+    return None if math.isnan(value) else float(value)
+
+
+def _write_entry(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write the arrays of an entry to ``path`` atomically, as one ``.npz``."""
     buffer = io.BytesIO()
-    np.savez(buffer, params=result.params.flat, meta=np.array(json.dumps(meta)), **arrays)
+    np.savez(buffer, **arrays)
     write_atomic(path, buffer.getvalue())
 
 
 def load_result(path: Path) -> FitResult:
-    """Read a :class:`FitResult` written by :func:`save_result`."""
+    """Read a :class:`FitResult` written by :func:`save_result`.
+
+    An entry written before results recorded ``grad_norm`` gives NaN for
+    it; :func:`lookup` and :func:`fit_cached`, which have the data, fill it in.
+    """
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
         params = Params.from_flat(data["params"].copy(), meta["n_visible"], meta["n_hidden"])
@@ -161,6 +188,7 @@ def load_result(path: Path) -> FitResult:
         wall_time=meta["wall_time"],
         objective_time=meta["objective_time"],
         workers=meta.get("workers", 1),
+        grad_norm=math.nan if meta.get("grad_norm") is None else float(meta["grad_norm"]),
     )
 
 
@@ -205,21 +233,54 @@ def lookup(
 
     Parameters are those of :func:`fit_cached`.  An entry that cannot be read,
     or was stored for another key, is dropped with a warning (and None returned).
+    An entry without ``grad_norm`` (written before results had one) gets it
+    here, from one evaluation on ``X`` (see the module's description).
     """
     X = model._check_X(X)
     _, key, path = _location(model, X, max_iter=max_iter, seed=seed, tol=tol, params=params, directory=directory)
-    return _read(path, key, model, X.shape[1])
+    return _read(path, key, model, X)
 
 
-def _read(path: Path, key: str, model: Autoencoder, n_visible: int) -> FitResult | None:
+def _read(path: Path, key: str, model: Autoencoder, X: np.ndarray) -> FitResult | None:
     """The entry at ``path`` when it is whole and stored for ``key``; a bad one is dropped with a warning."""
-    if path.exists():
-        try:
-            return _check_entry(path, key, model, n_visible)
-        except Exception as err:  # a damaged or foreign entry is dropped and retrained
-            warnings.warn(f"dropping unreadable cache entry {path}: {err}", stacklevel=4)
-            path.unlink(missing_ok=True)
-    return None
+    if not path.exists():
+        return None
+    try:
+        result = _check_entry(path, key, model, X.shape[1])
+    except Exception as err:  # a damaged or foreign entry is dropped and retrained
+        warnings.warn(f"dropping unreadable cache entry {path}: {err}", stacklevel=4)
+        path.unlink(missing_ok=True)
+        return None
+    if math.isnan(result.grad_norm):
+        result = dataclasses.replace(result, grad_norm=model.gradient_norm(result.params, X))
+        _record_grad_norm(path, key, result)
+    return result
+
+
+def _record_grad_norm(path: Path, key: str, result: FitResult) -> None:
+    """Write ``result.grad_norm`` into the metadata of the entry at ``path``, which lacks it.
+
+    Everything else in the file is written back as it was read, atomically,
+    and the file keeps its modification time (the time it was trained).
+    Nothing is written when the entry changed meanwhile (another key, other
+    parameters, or a ``grad_norm`` already there), nor when the cache cannot
+    be written (the value is then only in ``result``).
+    """
+    try:
+        stat = path.stat()
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        meta = json.loads(str(arrays["meta"]))
+        if meta.get("key") != key or meta.get("grad_norm") is not None:
+            return
+        if not np.array_equal(arrays["params"], result.params.flat):
+            return
+        meta["grad_norm"] = _json_float(result.grad_norm)
+        arrays["meta"] = np.array(json.dumps(meta))
+        _write_entry(path, arrays)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    except OSError:  # a read-only or full cache: the value lives in memory only
+        return
 
 
 def store(
@@ -299,7 +360,7 @@ def fit_cached(
     description, key, path = _location(
         model, X, max_iter=max_iter, seed=seed, tol=tol, params=params, directory=directory
     )
-    result = _read(path, key, model, X.shape[1])
+    result = _read(path, key, model, X)
     if result is None:
         with fit_progress(training_label(model, X.shape[0]), max_iter) as callback:
             result = model.fit(X, max_iter=max_iter, seed=seed, params=params, tol=tol, callback=callback)
