@@ -100,6 +100,7 @@ def test_network_measures_on_a_small_network(tmp_path):
     assert measured["saturated"] == pytest.approx(np.mean((A < 0.05) | (A > 0.95)))
     H = model.reconstruct(fit.params, X_test)
     assert measured["test_mse"] == pytest.approx(np.mean(np.sum((X_test - H) ** 2, axis=1)))
+    assert measured["median_norm"] == pytest.approx(np.median(np.linalg.norm(fit.params.W1, axis=1)))
     assert set(strokes.MEASURE_LABELS) <= set(measured)
     assert measured["features"]["area"].shape == (5,)
     reference = strokes.reference_measures(fit.params.W1, templates, shape=(4, 4))

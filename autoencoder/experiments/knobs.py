@@ -107,6 +107,10 @@ KNOBS: dict[str, Knob] = {
     "seeds": Knob("ints", 0),
     "overcomplete_hidden": _COUNT,
     "alpha_values": Knob("reals", 0, low_open=True),
+    # chapter 11, what makes the strokes
+    "published_n_train": Knob("int", 1, MNIST_TRAIN),
+    "published_max_iter": _COUNT,
+    "published_seeds": Knob("ints", 0),
 }
 """Every knob of the chapters, by name: its kind and its allowed values."""
 

@@ -12,19 +12,20 @@ measure                  definition
 radius of gyration       ``r_g = sqrt(Σ_i e_i ‖r_i − c‖²)``, ``e_i = w_i² / Σ w²``,
                          ``c = Σ_i e_i r_i`` (``r_i`` the pixel's row and column): how far,
                          in pixels, the energy lies from its centre
-largest region share     the energy of the largest 8-connected region of pixels with
-                         ``|w_i| ≥ level · max |w|``, over the feature's whole energy:
-                         1 when the strong pixels form one blob, small for scattered ones
+largest region share     of the *core*, the fewest pixels that hold ``mass`` (half) of
+                         the energy, the share held by its largest 8-connected region:
+                         1 when the strong pixels form one blob, ½ for two equal blobs,
+                         small for scattered ones
 =======================  ==============================================================
 
 Reference values (checked by the test suite): a round Gaussian feature
 ``w ∝ exp(−‖r − c‖² / 2s²)`` has ``r_g = s`` (its energy is a Gaussian of
-standard deviation ``s / √2`` along each axis) and, at ``level = ½``, a
-largest-region share of 3/4 (the energy inside ``|w| ≥ ½ max`` is
-``1 − e^{−2 ln 2} = 3/4``, less on a coarse pixel grid); white noise over a 28 × 28
-image has ``r_g`` near ``√((28² − 1)/6) ≈ 11.4`` pixels, the value of an even spread
-(:func:`even_spread_radius`),
-and at ``level = ½`` its strong pixels are scattered, so its share is small.
+standard deviation ``s / √2`` along each axis) and a largest-region share of
+1 (its core is a disc); two equal blobs apart have ½; white noise over a
+28 × 28 image, Gaussian or uniform, has ``r_g`` near
+``√((28² − 1)/6) ≈ 11.4`` pixels, the value of an even spread
+(:func:`even_spread_radius`), and a share below 0.3: its core is about a
+sixth (Gaussian) or a fifth (uniform) of the pixels, too few to join up.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ from scipy import ndimage
 
 from ..core._validation import check_real
 
-__all__ = ["REGION_LEVEL", "radius_of_gyration", "largest_region_share", "even_spread_radius"]
+__all__ = ["CORE_MASS", "radius_of_gyration", "largest_region_share", "even_spread_radius"]
 
-REGION_LEVEL = 0.5
-"""Pixels with ``|w_i|`` at least this fraction of the feature's largest ``|w|`` form its regions."""
+CORE_MASS = 0.5
+"""The share of a feature's energy its core holds: the fewest, strongest pixels that reach it."""
 
 
 def _features(W, shape: tuple[int, int]) -> np.ndarray:
@@ -94,34 +95,43 @@ def radius_of_gyration(W, shape: tuple[int, int] = (28, 28)) -> np.ndarray:
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 
-def largest_region_share(W, shape: tuple[int, int] = (28, 28), level: float = REGION_LEVEL) -> np.ndarray:
-    """The share of each feature's energy in its largest connected region of strong pixels.
+def largest_region_share(W, shape: tuple[int, int] = (28, 28), mass: float = CORE_MASS) -> np.ndarray:
+    """The share of each feature's core that lies in its largest connected region.
+
+    The core is the fewest pixels that hold ``mass`` of the feature's energy
+    ``Σ w_i²`` (the strongest pixels first; every pixel tied with the last
+    one joins); its regions are 8-connected (diagonal neighbours touch).  A
+    threshold on the energy share, rather than on ``|w|`` against its
+    maximum, keeps the measure meaningful for noise of any distribution:
+    uniform noise has half of its pixels above half its maximum, enough to
+    join up, but its core is a fifth of them.
 
     Parameters
     ----------
     W : array_like of shape (k, rows * cols)
         One feature per row, an image of ``shape`` in row-major order.
     shape : (int, int), default (28, 28)
-    level : float, default REGION_LEVEL
-        In (0, 1]: a pixel is strong when ``|w_i| ≥ level · max |w|``.
-        Regions are 8-connected (diagonal neighbours touch).
+    mass : float, default CORE_MASS
+        In (0, 1].
 
     Returns
     -------
     ndarray of shape (k,)
-        In ``(0, 1]``: the energy ``Σ w_i²`` of the region with the most
-        energy, over the feature's energy; 0 for a row of zeros.
+        In ``(0, 1]``: the energy of the core's region with the most energy,
+        over the core's energy; 0 for a row of zeros.
     """
-    level = check_real("level", level, low=0.0, high=1.0, low_open=True)
+    mass = check_real("mass", mass, low=0.0, high=1.0, low_open=True)
     F = _features(W, shape)
     out = np.zeros(F.shape[0])
     for index, feature in enumerate(F):
-        magnitude = np.abs(feature)
-        peak = magnitude.max()
-        if peak == 0:
-            continue
-        labels, count = ndimage.label(magnitude >= level * peak, structure=_EIGHT)
         energy = feature**2
+        total = energy.sum()
+        if total == 0:
+            continue
+        ranked = np.sort(energy.ravel())[::-1]
+        last = min(int(np.searchsorted(np.cumsum(ranked), mass * total)), ranked.size - 1)
+        core = energy >= ranked[last]
+        labels, count = ndimage.label(core, structure=_EIGHT)
         per_region = ndimage.sum_labels(energy, labels, index=np.arange(1, count + 1))
-        out[index] = float(np.max(per_region) / energy.sum())
+        out[index] = float(np.max(per_region) / energy[core].sum())
     return out

@@ -69,6 +69,7 @@ MEASURE_LABELS = {
     "rho_hat_min": "smallest ρ̂_j",
     "rho_hat_max": "largest ρ̂_j",
     "saturated": "saturated activations",
+    "median_norm": "median ‖w_j‖ of the features",
 }
 """Display names of the scalar keys of :func:`network_measures`, in display order."""
 
@@ -257,7 +258,8 @@ def network_measures(
         share of features with an effective area below
         :data:`~autoencoder.experiments.measures.LOCALIZED_AREA` of the image;
         ``saturated``: the share of the training activations below
-        :data:`SATURATION` or above ``1 −`` it), and ``features``, the
+        :data:`SATURATION` or above ``1 −`` it; ``median_norm``: the median
+        Euclidean norm of the rows of ``W1``), and ``features``, the
         per-feature arrays of :func:`feature_measures` plus ``template``.
     """
     features = feature_measures(params.W1, shape)
@@ -277,6 +279,7 @@ def network_measures(
         "rho_hat_min": float(rho_hat.min()),
         "rho_hat_max": float(rho_hat.max()),
         "saturated": float(np.mean((A < SATURATION) | (A > 1 - SATURATION))),
+        "median_norm": _median(np.linalg.norm(params.W1, axis=1)),
         "features": features,
     }
 
