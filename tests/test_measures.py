@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy import integrate, optimize
 
 from autoencoder import Autoencoder, pca, principal_angles
 from autoencoder.core.sparsity import L1_SMOOTHING
@@ -185,3 +186,43 @@ def test_random_digit_span_is_near_pca_only_where_the_data_are():
     np.testing.assert_array_equal(rows, measures.random_digit_span(X, 3, seed=2))
     with pytest.raises(ValueError, match=r"k must be an integer in \[1, 100\]"):
         measures.random_digit_span(X, 101)
+
+
+def wachter_median_cos2(ratio):
+    """Median of ``cos² θ`` for two random subspaces of dimension ``ratio · n`` in ``Rⁿ``, ``n`` large.
+
+    Wachter's law (1980) for two subspaces of the same dimension, ``ratio ≤ ½``:
+    density ``√((x − λ₋)(λ₊ − x)) / (2π · ratio · x(1 − x))`` on ``[λ₋, λ₊]``,
+    ``λ± = (√(ratio(1 − ratio)) ± √(ratio(1 − ratio)))²``, so ``λ₋ = 0``.
+    """
+    low, high = 0.0, 4 * ratio * (1 - ratio)
+
+    def density(x):
+        return np.sqrt(x * (high - x)) / (2 * np.pi * ratio * x * (1 - x))
+
+    assert integrate.quad(density, low, high)[0] == pytest.approx(1.0)  # a probability density
+    assert integrate.quad(lambda x: x * density(x), low, high)[0] == pytest.approx(ratio)  # its mean is k/n
+    return optimize.brentq(lambda t: integrate.quad(density, low, t)[0] - 0.5, 1e-9, high - 1e-9)
+
+
+def test_random_subspace_is_orthonormal_seeded_and_as_far_from_a_fixed_one_as_theory_says():
+    n, k = 784, 196
+    rows = measures.random_subspace(n, k, seed=3)
+    assert rows.shape == (k, n)
+    np.testing.assert_allclose(rows @ rows.T, np.eye(k), atol=1e-12)
+    np.testing.assert_array_equal(rows, measures.random_subspace(n, k, seed=3))
+    assert np.abs(rows - measures.random_subspace(n, k, seed=4)).max() > 0.1
+    # A fixed subspace: the first k coordinate axes.  E[Σ cos² θ] = tr(P_fixed E[P_random]) = k · k/n exactly,
+    # and a sum of k such eigenvalues fluctuates by O(1), so the mean cos² lies within O(1/k) of k/n.
+    angles = principal_angles(rows, np.eye(n)[:k])
+    assert np.mean(np.cos(angles) ** 2) == pytest.approx(k / n, abs=0.01)
+    # Markov: at least half the angles are at most the median, so mean cos² ≥ cos²(median) / 2 and
+    # cos²(median) ≤ 2 · 0.25: the median angle is above 45°.  Wachter's law puts it at 63.7°.
+    assert np.degrees(np.median(angles)) > 45
+    expected = np.degrees(np.arccos(np.sqrt(wachter_median_cos2(k / n))))
+    assert 63 < expected < 64.5
+    assert np.degrees(np.median(angles)) == pytest.approx(expected, abs=1.5)
+    # The law's support ends at cos² = 4 (k/n)(1 − k/n) = 3/4: no angle much below 30°.
+    assert np.degrees(angles.min()) > 25
+    with pytest.raises(ValueError, match=r"k must be an integer in \[1, 784\]"):
+        measures.random_subspace(n, 785)
