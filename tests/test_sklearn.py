@@ -89,10 +89,11 @@ def test_the_estimator_trains_the_library_model_and_reads_it(unit_data):
     np.testing.assert_array_equal(estimator.params_.flat, result.params.flat)
     np.testing.assert_array_equal(estimator.components_, result.params.W1)
     np.testing.assert_array_equal(estimator.history_["total"], result.history["total"])
-    assert (estimator.n_iter_, estimator.stop_reason_, estimator.converged_) == (
+    assert (estimator.n_iter_, estimator.stop_reason_, estimator.converged_, estimator.grad_norm_) == (
         result.n_iter,
         result.message,
-        result.success,
+        result.converged,
+        result.grad_norm,
     )
     assert estimator.loss_ == result.loss
     assert estimator.n_features_in_ == 6 and not hasattr(estimator, "feature_names_in_")

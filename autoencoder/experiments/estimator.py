@@ -101,7 +101,11 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     n_iter_ : int
         L-BFGS iterations taken.
     converged_ : bool
-        Whether L-BFGS reports convergence (False when it stopped at ``max_iter``).
+        Whether the training converged by the library's criterion
+        (:attr:`autoencoder.FitResult.converged`: L-BFGS stopped on its own
+        tolerance, or ``‖∇J‖∞ ≤ GRAD_TOL · max(1, |J|)``).
+    grad_norm_ : float
+        ``‖∇J‖∞`` at the trained parameters.
     stop_reason_ : str
         L-BFGS's stopping message.
     n_workers_ : int
@@ -326,7 +330,11 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
     @property
     def converged_(self) -> bool:
-        return self.fit_result_.success
+        return self.fit_result_.converged
+
+    @property
+    def grad_norm_(self) -> float:
+        return self.fit_result_.grad_norm
 
     @property
     def stop_reason_(self) -> str:
