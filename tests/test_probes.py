@@ -87,17 +87,10 @@ def test_split_refuses_what_are_not_digit_labels(labels, message):
         probes.self_taught_split(labels)
 
 
-def test_first_per_class_keeps_the_first_of_each_class_in_order():
-    y = np.array([1, 0, 1, 2, 0, 1, 2, 2, 0])
-    np.testing.assert_array_equal(probes.first_per_class(y, 2), [0, 1, 2, 3, 4, 6])
-    np.testing.assert_array_equal(probes.first_per_class(y, None), np.arange(9))
-    np.testing.assert_array_equal(probes.first_per_class(y, 3), np.arange(9))
-
-
 def test_more_labels_per_class_than_a_class_has_is_refused_by_name():
     y = np.array([1, 0, 1, 2, 0, 1, 2, 0])
     with pytest.raises(ValueError, match=r"labels_per_class\[0\] must be at most 2, .* digit 2 .*; got 3"):
-        probes.first_per_class(y, 3)
+        probes.check_labels_per_class([3], y)
     with pytest.raises(ValueError, match=r"labels_per_class\[1\] must be at most 2, .*; got 5"):
         probes.check_labels_per_class([1, 5], y)
     with pytest.raises(ValueError, match=r"labels_per_class\[0\] must be an integer >= 1; got 0"):
@@ -269,24 +262,142 @@ def test_float32_images_give_the_probe_float64_features(trained):
     np.testing.assert_array_equal(pipe[:-1].transform(X32), rep.features(X32))
 
 
-def test_probe_representations_rows_in_order_with_few_labels(rng):
-    X_train = rng.uniform(0, 1, size=(90, 8))
-    y_train = np.repeat([0, 1, 2], 30)
-    X_train[:, 0] += y_train  # a feature that tells the classes apart
+# -- the protocol: a validation split, random label subsets, a tuned weight decay -----------------
+
+
+def test_validation_split_holds_out_a_share_of_each_class_and_is_reproducible(labels):
+    fit, validation = probes.validation_split(labels, fraction=0.2, seed=1)
+    np.testing.assert_array_equal(np.sort(np.concatenate([fit, validation])), np.arange(len(labels)))
+    assert not set(fit) & set(validation)
+    for c in range(10):
+        members = np.sum(labels == c)
+        assert np.sum(labels[validation] == c) == round(0.2 * members)
+    again = probes.validation_split(labels.copy(), fraction=0.2, seed=1)
+    np.testing.assert_array_equal(again[1], validation)
+    assert not np.array_equal(probes.validation_split(labels, fraction=0.2, seed=2)[1], validation)
+
+
+def test_validation_split_refuses_a_class_of_one_and_a_bad_fraction():
+    with pytest.raises(ValueError, match="digit 2 has 1 image"):
+        probes.validation_split(np.array([0, 0, 1, 1, 2]))
+    with pytest.raises(ValueError, match="fraction must lie in"):
+        probes.validation_split(np.array([0, 0, 1, 1]), fraction=1.0)
+
+
+def test_label_subsets_draw_k_of_each_class_differently_and_the_same_again(labels):
+    subsets = probes.label_subsets(labels, 7, 5, seed=3)
+    assert len(subsets) == 5
+    for subset in subsets:
+        assert np.all(np.diff(subset) > 0)
+        np.testing.assert_array_equal(np.bincount(labels[subset], minlength=10), np.full(10, 7))
+    assert len({tuple(s) for s in subsets}) == 5
+    for a, b in zip(subsets, probes.label_subsets(labels.copy(), 7, 5, seed=3), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"labels_per_class\[0\] must be at most"):
+        probes.label_subsets(labels, 1000, 5)
+
+
+def test_tune_softmax_picks_the_best_validation_accuracy_strongest_first_and_converges(blobs):
+    F_train, y_train, F_test, y_test = blobs
+    tuned = probes.tune_softmax(F_train, y_train, F_test, y_test, [1e-4, 10.0, 1e-2])
+    assert tuned.weight_decays == (10.0, 1e-2, 1e-4)
+    best = max(tuned.validation_accuracy)
+    assert tuned.validation_accuracy[tuned.weight_decays.index(tuned.weight_decay)] == best
+    assert tuned.weight_decay == tuned.weight_decays[tuned.validation_accuracy.index(best)]  # strongest of ties
+    # A λ this strong leaves a near-constant classifier: validation must rule it out.
+    assert tuned.validation_accuracy[0] < best
+    # The chosen classifier is the optimum of UFLDL's objective at the chosen λ, to the full tolerance.
+    exact = probes.softmax_probe(F_train, y_train, F_test, y_test, weight_decay=tuned.weight_decay, tol=1e-10)
+    np.testing.assert_allclose(tuned.classifier.coef_, exact.coef, atol=1e-3)
+
+
+def test_probe_representations_tunes_on_validation_and_pairs_the_subsets(rng):
+    X_train = rng.uniform(0, 1, size=(150, 8))
+    y_train = np.repeat([0, 1, 2], 50)
+    X_train[:, 0] += y_train
     X_test = rng.uniform(0, 1, size=(30, 8))
     y_test = np.repeat([0, 1, 2], 10)
     X_test[:, 0] += y_test
     reps = [probes.pixels(), probes.pca_representation(pca(X_train, 3))]
-    rows = probes.probe_representations(reps, X_train, y_train, X_test, y_test, labels_per_class=[5, None])
-    assert [(r["label"], r["labels_per_class"]) for r in rows] == [
-        ("raw pixels", 5),
-        ("raw pixels", None),
-        ("PCA, 3 components", 5),
-        ("PCA, 3 components", None),
+    grid = [1e-1, 1e-3]
+    rows = probes.probe_representations(
+        reps, X_train, y_train, X_test, y_test, labels_per_class=[5, None], n_subsets=3, weight_decays=grid
+    )
+    assert [(r["label"], r["labels_per_class"], r["subset"]) for r in rows] == [
+        (label, k, s)
+        for label in ("raw pixels", "PCA, 3 components")
+        for k, s in ((5, 0), (5, 1), (5, 2), (None, None))
     ]
-    assert [r["n_train"] for r in rows] == [15, 90, 15, 90]
-    assert [r["n_features"] for r in rows] == [8, 8, 3, 3]
-    assert rows[0]["reconstruction_mse"] == 0
-    assert rows[2]["reconstruction_mse"] > 0
-    assert all(r["n_test"] == 30 for r in rows)
-    assert rows[1]["accuracy"] > 0.8
+    assert [r["n_train"] for r in rows[:4]] == [15, 15, 15, 150]  # all labels: refitted on fit and validation
+    assert all(r["weight_decay"] in grid and len(r["validation_accuracy"]) == 2 for r in rows)
+    assert all(r["correct"].shape == (30,) and r["errors"] == np.sum(~r["correct"]) for r in rows)
+    full = rows[3]
+    assert full["C"] == pytest.approx(probes.softmax_c(full["weight_decay"], 150))
+    assert full["accuracy"] > 0.8
+    # The test images choose nothing: other test images give the same λ.
+    other = probes.probe_representations(
+        reps[:1],
+        X_train,
+        y_train,
+        X_test[::-1],
+        y_test[::-1],
+        labels_per_class=[5, None],
+        n_subsets=3,
+        weight_decays=grid,
+    )
+    assert [r["weight_decay"] for r in other] == [r["weight_decay"] for r in rows[:4]]
+    mean, sd = probes.subset_summary(rows, "raw pixels", 5)
+    assert mean == pytest.approx(np.mean([r["accuracy"] for r in rows[:3]]))
+    assert sd == pytest.approx(np.std([r["accuracy"] for r in rows[:3]], ddof=1))
+    diff_mean, diff_sd = probes.subset_difference(rows, "raw pixels", "PCA, 3 components", 5)
+    differences = [a["accuracy"] - b["accuracy"] for a, b in zip(rows[:3], rows[4:7], strict=True)]
+    assert (diff_mean, diff_sd) == pytest.approx((np.mean(differences), np.std(differences, ddof=1)))
+    with pytest.raises(ValueError, match="no rows of 'raw pixels' with labels_per_class = 7"):
+        probes.subset_summary(rows, "raw pixels", 7)
+
+
+def test_an_untrained_network_scaled_spreads_its_preactivations_by_the_factor(trained):
+    X, sigmoid, _, _ = trained
+    plain = probes.random_representation("untrained", sigmoid, 12, seed=3)
+    scaled = probes.random_representation("untrained, x10", sigmoid, 12, seed=3, scale=10)
+    assert probes.preactivation_sd(scaled, X) == pytest.approx(10 * probes.preactivation_sd(plain, X))
+    W1 = sigmoid.init_params(12, seed=3).W1
+    np.testing.assert_allclose(scaled.features(X), 1 / (1 + np.exp(-10 * X @ W1.T)), rtol=1e-12)
+    with pytest.raises(ValueError, match="scale must"):
+        probes.random_representation("untrained", sigmoid, 12, seed=3, scale=0)
+
+
+# -- McNemar's exact test ---------------------------------------------------------------------------
+
+
+def test_mcnemar_counts_the_discordant_pairs_and_gives_the_hand_computed_p_value():
+    # a right, b wrong on 1 example; a wrong, b right on 7; concordant on 4 (ignored).
+    a = np.array([True] * 1 + [False] * 7 + [True, True, False, False])
+    b = np.array([False] * 1 + [True] * 7 + [True, True, False, False])
+    n01, n10, p = probes.mcnemar_exact(a, b)
+    assert (n01, n10) == (7, 1)
+    # Two-sided binomial, n = 8, k = 1: 2 (C(8,0) + C(8,1)) / 2^8 = 2 * 9 / 256.
+    assert p == pytest.approx(18 / 256)
+    assert probes.mcnemar_exact(b, a) == (1, 7, pytest.approx(18 / 256))
+
+
+def test_mcnemar_is_one_without_discordant_pairs_and_small_for_a_lopsided_split():
+    same = np.array([True, False, True])
+    assert probes.mcnemar_exact(same, same) == (0, 0, 1.0)
+    a = np.zeros(20, dtype=bool)
+    assert probes.mcnemar_exact(a, ~a).p_value == pytest.approx(2 / 2**20)
+    # Equal discordant counts are no evidence at all.
+    assert probes.mcnemar_exact(np.array([True, False]), np.array([False, True])).p_value == 1.0
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (np.array([1, 0, 1]), np.array([True, False, True])),
+        (np.array([True, False]), np.array([True, False, True])),
+        (np.array([[True]]), np.array([[True]])),
+    ],
+)
+def test_mcnemar_refuses_what_are_not_paired_boolean_vectors(a, b):
+    with pytest.raises(ValueError, match="1-D boolean arrays of one length"):
+        probes.mcnemar_exact(a, b)

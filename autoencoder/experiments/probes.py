@@ -30,19 +30,31 @@ intercepts are fixed up to a common shift, which changes no prediction), so
 the probe's answer is that of its one optimum, not a property of the
 optimizer.  The features are used as they come, not standardized, as in UFLDL.
 
+Comparing representations asks more of the probe than the exercise does
+(:func:`probe_representations`): the weight decay is tuned for each
+representation on a validation split drawn from the probe's training images
+(:func:`validation_split`, :func:`tune_softmax`), never on the test images;
+few-label probes are repeated on several random subsets of labels
+(:func:`label_subsets`, :func:`subset_difference`); and two probes tested on
+the same images are compared by McNemar's exact test on the images where
+exactly one of them is right (:func:`mcnemar_exact`).
+
 Everything here is a pure function of its arguments; the probe runs with one
 BLAS and one OpenMP thread, so that a rerun gives the same bits.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 import numpy as np
+from scipy.stats import binomtest
 from sklearn.base import TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
@@ -65,21 +77,31 @@ __all__ = [
     "UFLDL_SOFTMAX_WEIGHT_DECAY",
     "PROBE_MAX_ITER",
     "PROBE_TOL",
+    "PROBE_WEIGHT_DECAYS",
+    "VALIDATION_FRACTION",
     "SelfTaughtSplit",
     "self_taught_split",
-    "first_per_class",
+    "validation_split",
+    "label_subsets",
     "check_labels_per_class",
     "Representation",
     "pixels",
     "pca_representation",
     "autoencoder_representation",
     "random_representation",
+    "preactivation_sd",
     "softmax_c",
     "softmax_classifier",
     "probe_pipeline",
     "ProbeResult",
     "softmax_probe",
+    "TunedProbe",
+    "tune_softmax",
     "probe_representations",
+    "McNemar",
+    "mcnemar_exact",
+    "subset_summary",
+    "subset_difference",
 ]
 
 UNLABELED_DIGITS = (5, 6, 7, 8, 9)
@@ -94,6 +116,10 @@ PROBE_MAX_ITER = 2000
 """Most L-BFGS iterations of the probe; it stops earlier when the gradient is below :data:`PROBE_TOL`."""
 PROBE_TOL = 1e-6
 """Gradient tolerance of the probe's L-BFGS (scikit-learn's ``tol``, on the mean log-loss plus penalty)."""
+PROBE_WEIGHT_DECAYS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+"""The grid of the softmax's ``λ`` tuned on the validation split, strongest first (UFLDL's ``10⁻⁴`` in it)."""
+VALIDATION_FRACTION = 0.2
+"""Share of the probe's training images held out to tune ``λ`` (:func:`validation_split`)."""
 
 
 # -- the split --------------------------------------------------------------------------------
@@ -169,33 +195,6 @@ def self_taught_split(labels, *, n_unlabeled: int | None = None, n_labeled: int 
     return SelfTaughtSplit(unlabeled[:n_unlabeled], train, test)
 
 
-def first_per_class(labels, labels_per_class: int | None) -> np.ndarray:
-    """Positions of the first ``labels_per_class`` examples of each class, in their original order.
-
-    Parameters
-    ----------
-    labels : array_like of int, shape (m,)
-    labels_per_class : int or None
-        How many examples of each class to keep; None keeps all.
-
-    Returns
-    -------
-    ndarray of shape (k,)
-        Increasing positions into ``labels``.
-
-    Raises
-    ------
-    ValueError
-        If a class has fewer than ``labels_per_class`` examples.
-    """
-    labels = _check_labels(labels)
-    if labels_per_class is None:
-        return np.arange(len(labels))
-    check_labels_per_class([labels_per_class], labels)
-    keep = [np.flatnonzero(labels == c)[:labels_per_class] for c in np.unique(labels)]
-    return np.sort(np.concatenate(keep))
-
-
 def check_labels_per_class(labels_per_class: Sequence[int], labels) -> list[int]:
     """Refuse a number of labeled images per class that some class does not have.
 
@@ -229,6 +228,76 @@ def check_labels_per_class(labels_per_class: Sequence[int], labels) -> list[int]
                 f"in the probe's training half; got {k}"
             )
     return list(labels_per_class)
+
+
+def validation_split(labels, *, fraction: float = VALIDATION_FRACTION, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out a random share of the probe's training images, per class, to tune the probe on.
+
+    Parameters
+    ----------
+    labels : array_like of int, shape (m,)
+        The labels of the probe's training images.
+    fraction : float, default VALIDATION_FRACTION
+        Share of each class held out, rounded (at least one image and at most all but one of it).
+    seed : int, default 0
+
+    Returns
+    -------
+    fit, validation : ndarray
+        Increasing positions into ``labels``, disjoint, together all of them.
+
+    Raises
+    ------
+    ValueError
+        If ``fraction`` is not in (0, 1), or a class has fewer than 2 images.
+    """
+    labels = _check_labels(labels)
+    fraction = check_real("fraction", fraction, low=0, high=1, low_open=True, high_open=True)
+    seed = check_int("seed", seed, 0)
+    rng = np.random.default_rng(seed)
+    held = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        if len(members) < 2:
+            raise ValueError(f"digit {int(c)} has {len(members)} image; the validation split needs at least 2 of each")
+        n_held = min(max(1, round(fraction * len(members))), len(members) - 1)
+        held.append(rng.choice(members, n_held, replace=False))
+    validation = np.sort(np.concatenate(held))
+    return np.setdiff1d(np.arange(len(labels)), validation), validation
+
+
+def label_subsets(labels, labels_per_class: int, n_subsets: int, *, seed: int = 0) -> list[np.ndarray]:
+    """Random subsets of ``labels_per_class`` examples of each class, one per draw.
+
+    Parameters
+    ----------
+    labels : array_like of int, shape (m,)
+    labels_per_class : int
+    n_subsets : int
+    seed : int, default 0
+        Draw ``i`` comes from ``default_rng([seed, labels_per_class, i])``: the same subsets for every
+        representation, so that the probes on them are paired.
+
+    Returns
+    -------
+    list of ndarray
+        ``n_subsets`` arrays of increasing positions into ``labels``.
+
+    Raises
+    ------
+    ValueError
+        If a class has fewer than ``labels_per_class`` examples (:func:`check_labels_per_class`).
+    """
+    labels = _check_labels(labels)
+    (labels_per_class,) = check_labels_per_class([labels_per_class], labels)
+    n_subsets = check_int("n_subsets", n_subsets, 1)
+    seed = check_int("seed", seed, 0)
+    members = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    subsets = []
+    for i in range(n_subsets):
+        rng = np.random.default_rng([seed, labels_per_class, i])
+        subsets.append(np.sort(np.concatenate([rng.choice(m, labels_per_class, replace=False) for m in members])))
+    return subsets
 
 
 # -- the representations ------------------------------------------------------------------------
@@ -305,7 +374,9 @@ def autoencoder_representation(label: str, model: Autoencoder, params: Params) -
     return Representation(label, SparseAutoencoder.from_fit(model, params))
 
 
-def random_representation(label: str, model: Autoencoder, n_visible: int, seed: int) -> Representation:
+def random_representation(
+    label: str, model: Autoencoder, n_visible: int, seed: int, *, scale: float = 1.0
+) -> Representation:
     """The hidden activations of an untrained network: its initial weights, a random projection.
 
     Parameters
@@ -316,14 +387,39 @@ def random_representation(label: str, model: Autoencoder, n_visible: int, seed: 
         Input dimension ``n``.
     seed : int
         Seed of :meth:`Autoencoder.init_params` (UFLDL's initialization, biases zero).
+    scale : float, default 1.0
+        Factor on the initial encoder weights ``W1``.  At UFLDL's scale the pre-activations of
+        MNIST images spread by a fraction of a unit, where the sigmoid is nearly linear; a
+        larger factor spreads them over several units, where it is not (:func:`preactivation_sd`).
 
     Returns
     -------
     Representation
         Without a reconstruction: the decoder is as random as the encoder.
     """
+    scale = check_real("scale", scale, low=0, low_open=True)
     params = model.init_params(n_visible, seed=seed)
+    params.W1[...] *= scale
     return Representation(label, SparseAutoencoder.from_fit(model, params), reconstructs=False)
+
+
+def preactivation_sd(representation: Representation, X) -> float:
+    """Standard deviation of the pre-activations ``W1 x + b1`` of a network's units over images ``X``.
+
+    Parameters
+    ----------
+    representation : Representation
+        Of a network (:func:`autoencoder_representation`, :func:`random_representation`).
+    X : array_like of shape (m, n)
+
+    Returns
+    -------
+    float
+        Over all images and units; a sigmoid is nearly linear where it is well below 1.
+    """
+    params = representation.transformer.params_
+    Z = np.asarray(X, dtype=np.float64) @ np.asarray(params.W1, dtype=np.float64).T + params.b1
+    return float(np.std(Z))
 
 
 # -- the probe -------------------------------------------------------------------------------------
@@ -435,6 +531,8 @@ class ProbeResult:
         The weights ``W`` of the classifier.
     intercept : ndarray of shape (n_classes,)
         Its intercepts (not penalized).
+    correct : ndarray of bool, shape (n_test,)
+        Which test examples it classified correctly (for :func:`mcnemar_exact`).
     """
 
     accuracy: float
@@ -447,6 +545,7 @@ class ProbeResult:
     C: float
     coef: np.ndarray
     intercept: np.ndarray
+    correct: np.ndarray
 
 
 def _measure(probe: LogisticRegression | Pipeline, X_train, y_train, X_test, y_test) -> ProbeResult:
@@ -458,7 +557,8 @@ def _measure(probe: LogisticRegression | Pipeline, X_train, y_train, X_test, y_t
         train_accuracy = float(np.mean(probe.predict(X_train) == y_train))
     classifier = probe[-1] if isinstance(probe, Pipeline) else probe
     n_iter = int(classifier.n_iter_.max())
-    errors = int(np.sum(predicted != y_test))
+    correct = predicted == y_test
+    errors = int(np.sum(~correct))
     return ProbeResult(
         accuracy=1.0 - errors / len(y_test),
         errors=errors,
@@ -470,6 +570,7 @@ def _measure(probe: LogisticRegression | Pipeline, X_train, y_train, X_test, y_t
         C=classifier.C,
         coef=classifier.coef_.copy(),
         intercept=classifier.intercept_.copy(),
+        correct=correct,
     )
 
 
@@ -511,7 +612,115 @@ def softmax_probe(
     return _measure(classifier, F_train, y_train, F_test, y_test)
 
 
-_PROBE_NUMBERS = ("accuracy", "errors", "train_accuracy", "n_train", "n_test", "n_iter", "converged", "C")
+@dataclass(frozen=True)
+class TunedProbe:
+    """What :func:`tune_softmax` chose.
+
+    Attributes
+    ----------
+    weight_decay : float
+        The ``λ`` of the grid with the best validation accuracy (the strongest among ties).
+    weight_decays : tuple of float
+        The grid, strongest first.
+    validation_accuracy : tuple of float
+        The validation accuracy at each ``λ`` of the grid.
+    classifier : LogisticRegression
+        Fitted on the training examples with the chosen ``λ``, to the full tolerance.
+    """
+
+    weight_decay: float
+    weight_decays: tuple
+    validation_accuracy: tuple
+    classifier: LogisticRegression
+
+
+def _check_weight_decays(weight_decays) -> tuple:
+    weight_decays = tuple(
+        check_real(f"weight_decays[{i}]", w, low=0, low_open=True) for i, w in enumerate(weight_decays)
+    )
+    if not weight_decays:
+        raise ValueError("weight_decays must not be empty")
+    return tuple(sorted(set(weight_decays), reverse=True))
+
+
+def tune_softmax(
+    F_fit,
+    y_fit,
+    F_validation,
+    y_validation,
+    weight_decays: Sequence[float] = PROBE_WEIGHT_DECAYS,
+    *,
+    max_iter: int = PROBE_MAX_ITER,
+    tol: float = PROBE_TOL,
+    path_tol: float | None = None,
+) -> TunedProbe:
+    """Choose the softmax's ``λ`` on a validation split: the grid from the strongest, each fit warm-started.
+
+    Parameters
+    ----------
+    F_fit : ndarray of shape (m, k)
+        Features of the training examples, float64.
+    y_fit : ndarray of int, shape (m,)
+    F_validation : ndarray of shape (m_val, k)
+    y_validation : ndarray of int, shape (m_val,)
+    weight_decays : sequence of float, default PROBE_WEIGHT_DECAYS
+        The grid of UFLDL's ``λ > 0``; each fit gets ``C = 1/(λ m)``.
+    max_iter : int, default PROBE_MAX_ITER
+    tol : float, default PROBE_TOL
+        Tolerance of the chosen classifier.
+    path_tol : float, optional
+        Tolerance of the fits along the grid (default ``100 tol``); the chosen ``λ`` is then fitted
+        again to ``tol``, warm-started.
+
+    Returns
+    -------
+    TunedProbe
+    """
+    weight_decays = _check_weight_decays(weight_decays)
+    path_tol = 100 * tol if path_tol is None else path_tol
+    m = len(y_fit)
+    classifier = softmax_classifier(weight_decays[0], m, max_iter=max_iter, tol=path_tol)
+    classifier.warm_start = True
+    scores, states = [], []
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for weight_decay in weight_decays:
+            classifier.C = softmax_c(weight_decay, m)
+            classifier.fit(F_fit, y_fit)
+            scores.append(float(np.mean(classifier.predict(F_validation) == y_validation)))
+            states.append((classifier.coef_.copy(), classifier.intercept_.copy()))
+        best = int(np.argmax(scores))
+        chosen = copy.deepcopy(classifier)
+        chosen.coef_, chosen.intercept_ = states[best]
+        chosen.C, chosen.tol = softmax_c(weight_decays[best], m), tol
+        chosen.fit(F_fit, y_fit)
+    return TunedProbe(weight_decays[best], weight_decays, tuple(scores), chosen)
+
+
+def _evaluate(classifier: LogisticRegression, F_train, y_train, F_test, y_test) -> ProbeResult:
+    """A fitted classifier measured as :func:`_measure` measures a probe."""
+    with threadpool_limits(limits=1):
+        predicted = classifier.predict(F_test)
+        train_accuracy = float(np.mean(classifier.predict(F_train) == y_train))
+    n_iter = int(classifier.n_iter_.max())
+    correct = predicted == y_test
+    errors = int(np.sum(~correct))
+    return ProbeResult(
+        accuracy=1.0 - errors / len(y_test),
+        errors=errors,
+        train_accuracy=train_accuracy,
+        n_train=len(y_train),
+        n_test=len(y_test),
+        n_iter=n_iter,
+        converged=n_iter < classifier.max_iter,
+        C=classifier.C,
+        coef=classifier.coef_.copy(),
+        intercept=classifier.intercept_.copy(),
+        correct=correct,
+    )
+
+
+_PROBE_NUMBERS = ("accuracy", "errors", "train_accuracy", "n_train", "n_test", "n_iter", "converged", "C", "correct")
 
 
 def probe_representations(
@@ -522,11 +731,23 @@ def probe_representations(
     y_test,
     *,
     labels_per_class: Sequence[int | None] = (None,),
-    weight_decay: float = UFLDL_SOFTMAX_WEIGHT_DECAY,
+    n_subsets: int = 5,
+    weight_decays: Sequence[float] = PROBE_WEIGHT_DECAYS,
+    validation_fraction: float = VALIDATION_FRACTION,
+    seed: int = 0,
     max_iter: int = PROBE_MAX_ITER,
     tol: float = PROBE_TOL,
 ) -> list[dict]:
-    """Probe every representation, with all or a few labeled images per class.
+    """Probe every representation with its weight decay tuned on a validation split, with all or few labels.
+
+    The probe's training images are split once (:func:`validation_split`) into a fit part and a
+    validation part; the test images are never used to choose anything.
+
+    * ``labels_per_class`` None: ``λ`` is chosen on the fit part (:func:`tune_softmax`), and the
+      probe is fitted again with it on all the training images (fit and validation), warm-started.
+    * an integer ``k``: ``n_subsets`` random subsets of ``k`` images of each digit are drawn from the
+      fit part (:func:`label_subsets`, the same for every representation); on each, ``λ`` is chosen
+      on the validation part and the probe so fitted is tested.
 
     Parameters
     ----------
@@ -537,29 +758,159 @@ def probe_representations(
     X_test : ndarray of shape (m_test, n)
     y_test : ndarray of int, shape (m_test,)
     labels_per_class : sequence of int or None, default (None,)
-        For each value, the probe trains on the first that many training images of each class
-        (:func:`first_per_class`; None: all of them) and is tested on all of ``X_test``.
-    weight_decay, max_iter, tol
+    n_subsets : int, default 5
+    weight_decays : sequence of float, default PROBE_WEIGHT_DECAYS
+    validation_fraction : float, default VALIDATION_FRACTION
+    seed : int, default 0
+        Seed of the validation split and of the label subsets.
+    max_iter, tol
         As for :func:`softmax_probe`.
 
     Returns
     -------
     list of dict
-        One row per representation and value of ``labels_per_class``, in that order: ``label``,
-        ``n_features``, ``labels_per_class``, ``reconstruction_mse`` (mean ``‖x − x̂‖²`` on
-        ``X_test``; NaN without a reconstruction) and the numbers of :class:`ProbeResult` (not its weights).
+        One row per representation, value of ``labels_per_class`` and subset, in that order:
+        ``label``, ``n_features``, ``labels_per_class``, ``subset`` (None with all labels),
+        ``weight_decay`` (the chosen ``λ``), ``validation_accuracy`` (one per ``λ`` of the grid),
+        ``reconstruction_mse`` (mean ``‖x − x̂‖²`` on ``X_test``; NaN without a reconstruction) and the
+        numbers of :class:`ProbeResult` with ``correct`` (not its weights).
     """
     X_train, X_test = np.asarray(X_train), np.asarray(X_test)
     y_train, y_test = _check_labels(y_train), _check_labels(y_test)
-    subsets = [(k, first_per_class(y_train, k)) for k in labels_per_class]
+    weight_decays = _check_weight_decays(weight_decays)
+    fit, validation = validation_split(y_train, fraction=validation_fraction, seed=seed)
+    draws = {k: [None] if k is None else label_subsets(y_train[fit], k, n_subsets, seed=seed) for k in labels_per_class}
     rows = []
     for rep in representations:
         mse = reconstruction_mse(X_test, rep.reconstruct(X_test)) if rep.reconstructs else math.nan
-        for k, keep in subsets:
-            probe = probe_pipeline(rep, len(keep), weight_decay=weight_decay, max_iter=max_iter, tol=tol)
-            result = _measure(probe, X_train[keep], y_train[keep], X_test, y_test)
-            row = {"label": rep.label, "n_features": probe[-1].n_features_in_, "labels_per_class": k}
-            row["reconstruction_mse"] = mse
-            row.update({name: getattr(result, name) for name in _PROBE_NUMBERS})
-            rows.append(row)
+        F_train, F_test = rep.features(X_train), rep.features(X_test)
+        F_validation, y_validation = F_train[validation], y_train[validation]
+        for k, subsets in draws.items():
+            for index, subset in enumerate(subsets):
+                keep = fit if subset is None else fit[subset]
+                tuned = tune_softmax(
+                    F_train[keep], y_train[keep], F_validation, y_validation, weight_decays, max_iter=max_iter, tol=tol
+                )
+                classifier, F_used, y_used = tuned.classifier, F_train[keep], y_train[keep]
+                if subset is None:
+                    classifier.C = softmax_c(tuned.weight_decay, len(y_train))
+                    with threadpool_limits(limits=1), warnings.catch_warnings():
+                        warnings.simplefilter("ignore", ConvergenceWarning)
+                        classifier.fit(F_train, y_train)
+                    F_used, y_used = F_train, y_train
+                result = _evaluate(classifier, F_used, y_used, F_test, y_test)
+                row = {
+                    "label": rep.label,
+                    "n_features": F_train.shape[1],
+                    "labels_per_class": k,
+                    "subset": None if subset is None else index,
+                    "weight_decay": tuned.weight_decay,
+                    "validation_accuracy": tuned.validation_accuracy,
+                    "reconstruction_mse": mse,
+                }
+                row.update({name: getattr(result, name) for name in _PROBE_NUMBERS})
+                rows.append(row)
     return rows
+
+
+# -- comparing probes ------------------------------------------------------------------------------
+
+
+class McNemar(NamedTuple):
+    """McNemar's exact test of two classifiers on the same test examples.
+
+    Attributes
+    ----------
+    n01 : int
+        Examples the first classifier gets wrong and the second right.
+    n10 : int
+        Examples the first gets right and the second wrong.
+    p_value : float
+        Two-sided binomial test of ``n01`` in ``n01 + n10`` trials with probability 1/2; 1 when
+        there is no discordant example.
+    """
+
+    n01: int
+    n10: int
+    p_value: float
+
+
+def mcnemar_exact(correct_a, correct_b) -> McNemar:
+    """McNemar's exact test: do two classifiers err on the same test examples at different rates?
+
+    Only the discordant examples count, those one classifier gets right and the other wrong; under
+    the hypothesis that both are equally accurate, each such example is as likely to favour either.
+
+    Parameters
+    ----------
+    correct_a, correct_b : array_like of bool, shape (m,)
+        Which test examples each classifier classified correctly, the same examples in the same order.
+
+    Returns
+    -------
+    McNemar
+        ``(n01, n10, p_value)``.
+
+    Raises
+    ------
+    ValueError
+        If the two are not 1-D boolean arrays of the same length.
+    """
+    a, b = np.asarray(correct_a), np.asarray(correct_b)
+    if a.dtype != bool or b.dtype != bool or a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(
+            f"correct_a and correct_b must be 1-D boolean arrays of one length; got {a.dtype} {a.shape} "
+            f"and {b.dtype} {b.shape}"
+        )
+    n01, n10 = int(np.sum(~a & b)), int(np.sum(a & ~b))
+    p_value = 1.0 if n01 + n10 == 0 else float(binomtest(n01, n01 + n10, 0.5).pvalue)
+    return McNemar(n01, n10, p_value)
+
+
+def _subset_accuracies(rows: Sequence[dict], label: str, labels_per_class: int) -> np.ndarray:
+    picked = sorted(
+        (r["subset"], r["accuracy"]) for r in rows if (r["label"], r["labels_per_class"]) == (label, labels_per_class)
+    )
+    if not picked:
+        raise ValueError(f"no rows of {label!r} with labels_per_class = {labels_per_class}")
+    return np.array([accuracy for _, accuracy in picked])
+
+
+def subset_summary(rows: Sequence[dict], label: str, labels_per_class: int) -> tuple[float, float]:
+    """Mean and standard deviation (``ddof=1``; 0 for one subset) of a representation's accuracy over label subsets.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        Rows of :func:`probe_representations`.
+    label : str
+    labels_per_class : int
+
+    Returns
+    -------
+    mean, sd : float
+    """
+    accuracies = _subset_accuracies(rows, label, labels_per_class)
+    return float(accuracies.mean()), float(accuracies.std(ddof=1)) if len(accuracies) > 1 else 0.0
+
+
+def subset_difference(rows: Sequence[dict], label_a: str, label_b: str, labels_per_class: int) -> tuple[float, float]:
+    """Mean and standard deviation of accuracy(a) − accuracy(b), paired by label subset.
+
+    A difference is told apart from the spread of the subsets when the mean exceeds twice the sd.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        Rows of :func:`probe_representations`, both representations on the same subsets.
+    label_a, label_b : str
+    labels_per_class : int
+
+    Returns
+    -------
+    mean, sd : float
+    """
+    difference = _subset_accuracies(rows, label_a, labels_per_class) - _subset_accuracies(
+        rows, label_b, labels_per_class
+    )
+    return float(difference.mean()), float(difference.std(ddof=1)) if len(difference) > 1 else 0.0
