@@ -40,8 +40,25 @@ def test_error_curves_plot_errors_and_label_the_ticks():
         title="t",
         tick_labels=["100", "1,000", "all"],
     )
-    (curve, reference) = ax.lines
+    curve, reference = ax.lines[0], ax.lines[-1]
     assert list(curve.get_ydata()) == pytest.approx([4.0, 2.0, 1.7])
     assert reference.get_ydata()[0] == pytest.approx(3.2)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["100", "1,000", "all"]
+    plt.close(ax.figure)
+
+
+def test_error_curves_draw_one_sd_bars_where_a_spread_is_given():
+    ax = plot_error_curves(
+        [100, 1000],
+        {"sparse": [0.96, 0.98], "pixels": [0.95, 0.96]},
+        spreads={"sparse": [0.002, 0.001]},
+        xlabel="x",
+        title="t",
+    )
+    sparse, pixels = ax.containers
+    (bars,) = sparse.lines[2]
+    segments = bars.get_segments()
+    assert [seg[1][1] - seg[0][1] for seg in segments] == pytest.approx([0.4, 0.2])
+    assert segments[0][:, 1].mean() == pytest.approx(4.0)
+    assert pixels.lines[2] == ()  # no spread, no bars
     plt.close(ax.figure)

@@ -75,6 +75,7 @@ def plot_error_curves(
     ax=None,
     log_x: bool = True,
     tick_labels: Sequence[str] | None = None,
+    spreads: Mapping[str, Sequence[float]] | None = None,
 ):
     """Test error (%) against a quantity, one curve per representation, with horizontal references.
 
@@ -91,6 +92,9 @@ def plot_error_curves(
     log_x : bool, default True
     tick_labels : sequence of str, optional
         Labels of the ticks at ``x``; default the values of ``x``.
+    spreads : dict of str to sequence of float, optional
+        Standard deviations of the accuracies at ``x``, by label (a curve's mean over label
+        subsets, say), drawn as error bars of ± one sd; a curve without one has none.
 
     Returns
     -------
@@ -99,7 +103,9 @@ def plot_error_curves(
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 4))
     for label, accuracies in curves.items():
-        ax.plot(x, [100 * (1 - a) for a in accuracies], marker="o", label=label)
+        spread = (spreads or {}).get(label)
+        yerr = None if spread is None else [100 * s for s in spread]
+        ax.errorbar(x, [100 * (1 - a) for a in accuracies], yerr=yerr, marker="o", capsize=3, label=label)
     for (label, accuracy), style in zip((references or {}).items(), ("--", ":", "-."), strict=False):
         ax.axhline(100 * (1 - accuracy), color="gray", ls=style, lw=1.2, label=label)
     if log_x:
