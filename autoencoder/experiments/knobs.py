@@ -111,6 +111,10 @@ KNOBS: dict[str, Knob] = {
     "published_n_train": Knob("int", 1, MNIST_TRAIN),
     "published_max_iter": _COUNT,
     "published_seeds": Knob("ints", 0),
+    # chapter 8, the probe's protocol
+    "probe_weight_decays": Knob("reals", 0, low_open=True),
+    "label_subsets": _COUNT,
+    "untrained_scale": Knob("real", 0, low_open=True),
 }
 """Every knob of the chapters, by name: its kind and its allowed values."""
 

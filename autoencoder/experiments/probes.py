@@ -202,7 +202,8 @@ def check_labels_per_class(labels_per_class: Sequence[int], labels) -> list[int]
     ----------
     labels_per_class : sequence of int
     labels : array_like of int, shape (m,)
-        The labels of the images the counts are taken from (the probe's training half).
+        The labels of the images the subsets are drawn from (the probe's training images outside
+        the validation split).
 
     Returns
     -------
@@ -225,7 +226,7 @@ def check_labels_per_class(labels_per_class: Sequence[int], labels) -> list[int]
             digit = int(classes[np.argmin(counts)])
             raise ValueError(
                 f"labels_per_class[{index}] must be at most {fewest}, the number of images of digit {digit} "
-                f"in the probe's training half; got {k}"
+                f"in the images the subsets are drawn from; got {k}"
             )
     return list(labels_per_class)
 
