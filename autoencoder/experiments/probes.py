@@ -549,11 +549,9 @@ class ProbeResult:
     correct: np.ndarray
 
 
-def _measure(probe: LogisticRegression | Pipeline, X_train, y_train, X_test, y_test) -> ProbeResult:
-    """Fit ``probe`` (the classifier, or a pipeline ending in it) with one BLAS thread and measure it."""
-    with threadpool_limits(limits=1), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        probe.fit(X_train, y_train)
+def _evaluate(probe: LogisticRegression | Pipeline, X_train, y_train, X_test, y_test) -> ProbeResult:
+    """Measure a fitted ``probe`` (the classifier, or a pipeline ending in it) with one BLAS thread."""
+    with threadpool_limits(limits=1):
         predicted = probe.predict(X_test)
         train_accuracy = float(np.mean(probe.predict(X_train) == y_train))
     classifier = probe[-1] if isinstance(probe, Pipeline) else probe
@@ -573,6 +571,14 @@ def _measure(probe: LogisticRegression | Pipeline, X_train, y_train, X_test, y_t
         intercept=classifier.intercept_.copy(),
         correct=correct,
     )
+
+
+def _measure(probe: LogisticRegression | Pipeline, X_train, y_train, X_test, y_test) -> ProbeResult:
+    """Fit ``probe`` (the classifier, or a pipeline ending in it) with one BLAS thread and measure it."""
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        probe.fit(X_train, y_train)
+    return _evaluate(probe, X_train, y_train, X_test, y_test)
 
 
 def softmax_probe(
@@ -696,29 +702,6 @@ def tune_softmax(
         chosen.C, chosen.tol = softmax_c(weight_decays[best], m), tol
         chosen.fit(F_fit, y_fit)
     return TunedProbe(weight_decays[best], weight_decays, tuple(scores), chosen)
-
-
-def _evaluate(classifier: LogisticRegression, F_train, y_train, F_test, y_test) -> ProbeResult:
-    """A fitted classifier measured as :func:`_measure` measures a probe."""
-    with threadpool_limits(limits=1):
-        predicted = classifier.predict(F_test)
-        train_accuracy = float(np.mean(classifier.predict(F_train) == y_train))
-    n_iter = int(classifier.n_iter_.max())
-    correct = predicted == y_test
-    errors = int(np.sum(~correct))
-    return ProbeResult(
-        accuracy=1.0 - errors / len(y_test),
-        errors=errors,
-        train_accuracy=train_accuracy,
-        n_train=len(y_train),
-        n_test=len(y_test),
-        n_iter=n_iter,
-        converged=n_iter < classifier.max_iter,
-        C=classifier.C,
-        coef=classifier.coef_.copy(),
-        intercept=classifier.intercept_.copy(),
-        correct=correct,
-    )
 
 
 _PROBE_NUMBERS = ("accuracy", "errors", "train_accuracy", "n_train", "n_test", "n_iter", "converged", "C", "correct")
