@@ -248,7 +248,8 @@ def network_measures(
     X_train, X_test : ndarray of shape (m, n) and (m', n)
         The training images and held-out test images.
     templates : ndarray of shape (c, n)
-        Whole-digit templates for :func:`template_similarity`.
+        Whole-digit templates for :func:`template_similarity` (k-means
+        centroids less the mean image, say).
     shape : (int, int), default (28, 28)
 
     Returns
@@ -363,16 +364,24 @@ def ica_features(X, n_components: int, *, seed: int, max_iter: int = 400) -> np.
     compute each source from an image, as ``W1`` computes each unit's input.
     """
     from sklearn.decomposition import FastICA
+    from threadpoolctl import threadpool_limits
 
     X = np.asarray(X, dtype=np.float64)
     n_components = check_int("n_components", n_components, 1, min(X.shape))
     ica = FastICA(n_components, whiten="unit-variance", random_state=seed, max_iter=max_iter, tol=1e-4)
-    ica.fit(X - X.mean(axis=0))
+    # One BLAS thread: the same bits on any machine's thread count, and no spinning threads on a busy one.
+    with threadpool_limits(limits=1, user_api="blas"):
+        ica.fit(X - X.mean(axis=0))
     return ica.components_.copy()
 
 
 def kmeans_centroids(X, n_clusters: int, *, seed: int) -> np.ndarray:
-    """k-means centroids of the images (scikit-learn, one k-means++ start), shape (n_clusters, n)."""
+    """k-means centroids of the images (scikit-learn, one k-means++ start), shape (n_clusters, n).
+
+    Less the mean image, they are the templates of :func:`template_similarity`:
+    a unit that detects one cluster best weighs an image by how far it lies
+    from the mean towards the cluster's centre.
+    """
     from sklearn.cluster import KMeans
 
     X = np.asarray(X, dtype=np.float64)
