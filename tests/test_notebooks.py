@@ -16,6 +16,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXPLORER = ROOT / "notebooks" / "07_explore_rho_beta.ipynb"
 FEATURES_WORTH = ROOT / "notebooks" / "08_features_worth.ipynb"
 THEN_AND_NOW = ROOT / "notebooks" / "09_then_and_now.ipynb"
+STROKES = ROOT / "notebooks" / "11_what_makes_the_strokes.ipynb"
 SHARED_KNOBS = ("n_train", "n_hidden", "rho", "beta", "weight_decay", "max_iter", "seed")
 # What a reader types to run every chapter small: -p n_train 600 -p max_iter 12 -p rho 0.05 -p beta 1.0
 # (beta = 1 is not a value of chapter 7's grid), and nothing else: the sizes of one chapter follow these
@@ -182,6 +183,8 @@ def test_a_bad_knob_is_refused_under_its_name(path, tmp_path):
         (FEATURES_WORTH, {"untrained_scale": 0}, "untrained_scale must lie in (0, inf]; got 0"),
         (THEN_AND_NOW, {"k_values": "[5, 101]"}, "k_values[1] must be an integer in [1, 100]; got 101"),
         (THEN_AND_NOW, {"l0_values": "[0, 10]"}, "l0_values[0] must lie in (0, inf]; got 0.0"),
+        (STROKES, {"seeds": "[0]"}, "seeds and published_seeds need at least 2 seeds each"),
+        (STROKES, {"published_seeds": "[0, 0]"}, "published_seeds must hold distinct numbers"),
     ],
     ids=[
         "n_train",
@@ -195,6 +198,8 @@ def test_a_bad_knob_is_refused_under_its_name(path, tmp_path):
         "untrained_scale",
         "k_values",
         "l0_values",
+        "seeds",
+        "published_seeds",
     ],
 )
 def test_chapter_specific_refusals(path, params, message, tmp_path):
