@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["plot_measure_distributions", "plot_seed_means"]
+__all__ = ["plot_measure_distributions"]
 
 
 def plot_measure_distributions(
@@ -55,42 +55,4 @@ def plot_measure_distributions(
     axes[0, 0].set_ylabel("fraction of features at or below")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=min(4, len(groups)), fontsize="small")
-    return fig
-
-
-def plot_seed_means(
-    rows: Mapping[str, Mapping[str, tuple[float, float]]],
-    measures: Sequence[tuple[str, str]],
-    *,
-    panel_size: tuple[float, float] = (3.4, 3.0),
-):
-    """Mean ± one standard deviation over seeds of each measure, one point per setting.
-
-    Parameters
-    ----------
-    rows : mapping of str to mapping of str to (float, float)
-        Setting label to ``key -> (mean, sd)``
-        (:func:`autoencoder.experiments.strokes.seed_statistics`), drawn left to right.
-    measures : sequence of (str, str)
-        ``(key, title)`` of the measures, one panel each.
-    panel_size : (float, float), default (3.4, 3.0)
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    if not rows or not measures:
-        raise ValueError("rows and measures must each hold at least one entry")
-    labels = list(rows)
-    positions = np.arange(len(labels))
-    fig, axes = plt.subplots(
-        1, len(measures), figsize=(panel_size[0] * len(measures), panel_size[1]), squeeze=False, layout="constrained"
-    )
-    for ax, (key, title) in zip(axes[0], measures, strict=True):
-        means = np.array([rows[label][key][0] for label in labels])
-        sds = np.array([rows[label][key][1] for label in labels])
-        ax.errorbar(positions, means, yerr=sds, fmt="o", capsize=3, color="C0")
-        ax.set_xticks(positions, labels, rotation=45, ha="right", fontsize="small")
-        ax.set_title(title, fontsize="medium")
-        ax.grid(alpha=0.3)
     return fig
