@@ -29,6 +29,7 @@ import numpy as np
 
 from ..core._validation import check_axis, check_int
 from ..core.model import Autoencoder, FitResult, validate_data
+from ..core.objective import output
 from ..core.pca import pca
 from . import configurations
 from .measures import LOCALIZED_AREA, effective_area, reconstruction_mse
@@ -263,25 +264,16 @@ def network_measures(
         Euclidean norm of the rows of ``W1``), and ``features``, the
         per-feature arrays of :func:`feature_measures` plus ``template``.
     """
-    features = feature_measures(params.W1, shape)
-    features["template"] = template_similarity(params.W1, templates)
     A = model.encode(params, X_train)
-    H = model.reconstruct(params, X_train)
+    H = output(model.g, params.astype(A.dtype), A)[1]  # decoded from A: one forward pass over X_train
     rho_hat = A.mean(axis=0)
-    n_pixels = shape[0] * shape[1]
-    return {
-        "localized_fraction": float(np.mean(features["area"] < LOCALIZED_AREA * n_pixels)),
-        "median_area": _median(features["area"]),
-        "median_radius": _median(features["radius"]),
-        "median_region_share": _median(features["region_share"]),
-        "median_template": _median(features["template"]),
+    return reference_measures(params.W1, templates, shape) | {
         "train_mse": reconstruction_mse(X_train, H),
         "test_mse": reconstruction_mse(X_test, model.reconstruct(params, X_test)),
         "rho_hat_min": float(rho_hat.min()),
         "rho_hat_max": float(rho_hat.max()),
         "saturated": float(np.mean((A < SATURATION) | (A > 1 - SATURATION))),
         "median_norm": _median(np.linalg.norm(params.W1, axis=1)),
-        "features": features,
     }
 
 
