@@ -1,4 +1,9 @@
-"""Argument checks shared by the package: each error names the parameter and the allowed range."""
+"""Argument checks shared by the package: each error names the parameter and the allowed range.
+
+:func:`validate_data` is the one check of a data matrix; every function of
+the library that takes data goes through it (:mod:`autoencoder.core.model`
+re-exports it).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,9 @@ from numbers import Real
 
 import numpy as np
 
-__all__ = ["check_axis", "check_int", "check_real"]
+from .params import Params
+
+__all__ = ["check_axis", "check_int", "check_params", "check_real", "validate_data"]
 
 
 def check_int(name: str, value, low: int, high: int | None = None) -> int:
@@ -106,3 +113,72 @@ def check_axis(
     if len(set(keys)) != len(keys):
         raise ValueError(f"{name} has repeated values: {keys}")
     return values
+
+
+def validate_data(X, *, unit_interval: bool = False, parameter: str = "X") -> np.ndarray:
+    """Check a data matrix and return it as a float32 or float64 array.
+
+    Parameters
+    ----------
+    X : array_like of shape (m, n)
+        Examples in rows.
+    unit_interval : bool, default False
+        Also require every value to lie in [0, 1] (a sigmoid output cannot
+        reconstruct anything else).
+    parameter : str
+        Name used in error messages.
+
+    Returns
+    -------
+    ndarray of shape (m, n)
+        ``X`` itself when it is already a C-contiguous float32/float64 array,
+        otherwise a float64 copy.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not 2-D, is empty, holds NaN or inf, or (with
+        ``unit_interval``) leaves [0, 1].
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{parameter} must be a 2-D array (examples in rows); got shape {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{parameter} must have at least one row and one column; got shape {X.shape}")
+    if X.dtype not in (np.float32, np.float64):
+        if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+            raise ValueError(f"{parameter} must hold numbers; got dtype {X.dtype}")
+        X = X.astype(np.float64)
+    X = np.ascontiguousarray(X)
+    # min and max propagate NaN and show ±inf: two passes without a temporary of X's shape.
+    lo, hi = float(X.min()), float(X.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError(f"{parameter} must be finite; it holds NaN or inf")
+    if unit_interval:
+        if lo < 0 or hi > 1:
+            raise ValueError(
+                f"{parameter} has values in [{lo:g}, {hi:g}], but a sigmoid output "
+                "reconstructs values in [0, 1] only: rescale the data to [0, 1] or use "
+                "output_activation='linear'"
+            )
+    return X
+
+
+def check_params(params, n_hidden: int, X: np.ndarray) -> Params:
+    """Return ``params`` in the dtype of the checked data ``X``, after checking its shapes.
+
+    Raises
+    ------
+    ValueError
+        If ``params`` is not a :class:`autoencoder.Params`, or its ``W1`` is
+        not of shape ``(n_hidden, X.shape[1])``.
+    """
+    if not isinstance(params, Params):
+        raise ValueError(f"params must be an autoencoder.Params; got {type(params).__name__}")
+    if params.n_hidden != n_hidden or params.n_visible != X.shape[1]:
+        raise ValueError(
+            f"params has W1 of shape {params.W1.shape}, but the model has n_hidden="
+            f"{n_hidden} and X has {X.shape[1]} columns: W1 must have shape "
+            f"({n_hidden}, {X.shape[1]})"
+        )
+    return params.astype(X.dtype)

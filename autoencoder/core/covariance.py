@@ -77,7 +77,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._fast import default_workers, single_threaded_blas
-from ._validation import check_int
+from ._validation import check_int, check_params, validate_data
 from .activations import Activation
 from .params import Params
 from .pca import PCAResult
@@ -186,8 +186,6 @@ def moments(X) -> Moments:
         If ``X`` is not a non-empty, finite 2-D array of numbers (the checks
         and messages of :meth:`autoencoder.Autoencoder.fit`).
     """
-    from .model import validate_data  # model imports this module
-
     return compute_moments(validate_data(X))
 
 
@@ -447,8 +445,8 @@ class CovarianceObjective:
         grad : Params
             float64, whatever the dtype of ``X``.
         """
-        X = self.model._check_X(X)
-        params = self.model._check_params(params, X).astype(np.float64)
+        X = validate_data(X, unit_interval=self.model.g.unit_range)
+        params = check_params(params, self.model.n_hidden, X).astype(np.float64)
         grad = Params.zeros(params.n_visible, params.n_hidden, np.float64)
         loss = loss_and_grad(self.model.objective, params, compute_moments(X), grad)
         return loss, grad

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from . import _fast, covariance
-from ._validation import check_int, check_real
+from ._validation import check_int, check_params, check_real, validate_data
 from .activations import ACTIVATIONS, Activation, get_activation, top_k
 from .objective import Objective, hidden, output
 from .params import Params
@@ -49,55 +49,6 @@ norm is not monotonic: 1.9e-4 again after 2,000, 6e-6 after 4,000).  UFLDL's
 400 iterations on 10,000 digits with 196 units end at 2.1e-3, seventeen
 times the tolerance: such a run is reported "after 400 iterations", not converged.
 """
-
-
-def validate_data(X, *, unit_interval: bool = False, parameter: str = "X") -> np.ndarray:
-    """Check a data matrix and return it as a float32 or float64 array.
-
-    Parameters
-    ----------
-    X : array_like of shape (m, n)
-        Examples in rows.
-    unit_interval : bool, default False
-        Also require every value to lie in [0, 1] (a sigmoid output cannot
-        reconstruct anything else).
-    parameter : str
-        Name used in error messages.
-
-    Returns
-    -------
-    ndarray of shape (m, n)
-        ``X`` itself when it is already a C-contiguous float32/float64 array,
-        otherwise a float64 copy.
-
-    Raises
-    ------
-    ValueError
-        If ``X`` is not 2-D, is empty, holds NaN or inf, or (with
-        ``unit_interval``) leaves [0, 1].
-    """
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(f"{parameter} must be a 2-D array (examples in rows); got shape {X.shape}")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{parameter} must have at least one row and one column; got shape {X.shape}")
-    if X.dtype not in (np.float32, np.float64):
-        if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-            raise ValueError(f"{parameter} must hold numbers; got dtype {X.dtype}")
-        X = X.astype(np.float64)
-    X = np.ascontiguousarray(X)
-    # min and max propagate NaN and show ±inf: two passes without a temporary of X's shape.
-    lo, hi = float(X.min()), float(X.max())
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise ValueError(f"{parameter} must be finite; it holds NaN or inf")
-    if unit_interval:
-        if lo < 0 or hi > 1:
-            raise ValueError(
-                f"{parameter} has values in [{lo:g}, {hi:g}], but a sigmoid output "
-                "reconstructs values in [0, 1] only: rescale the data to [0, 1] or use "
-                "output_activation='linear'"
-            )
-    return X
 
 
 @dataclass(frozen=True)
@@ -413,15 +364,7 @@ class Autoencoder:
         return validate_data(X, unit_interval=self.g.unit_range)
 
     def _check_params(self, params, X) -> Params:
-        if not isinstance(params, Params):
-            raise ValueError(f"params must be an autoencoder.Params; got {type(params).__name__}")
-        if params.n_hidden != self.n_hidden or params.n_visible != X.shape[1]:
-            raise ValueError(
-                f"params has W1 of shape {params.W1.shape}, but the model has n_hidden="
-                f"{self.n_hidden} and X has {X.shape[1]} columns: W1 must have shape "
-                f"({self.n_hidden}, {X.shape[1]})"
-            )
-        return params.astype(X.dtype)
+        return check_params(params, self.n_hidden, X)
 
     # -- the public API ----------------------------------------------------------------
     def init_params(self, n_visible: int, seed: int = 0, dtype=np.float64) -> Params:
