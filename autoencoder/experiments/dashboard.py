@@ -79,6 +79,8 @@ class FeatureCard:
         Up to ``n_samples`` digits of each band, drawn without replacement
         with the generator seeded by ``(seed, feature)``, then ordered by
         decreasing activation (ties: lower index first).
+    band_activations : tuple of B ndarrays
+        Their activations.
     histogram_counts : ndarray of int, shape (bins,)
         Histogram of the active activations.
     histogram_edges : ndarray of shape (bins + 1,)
@@ -109,6 +111,7 @@ class FeatureCard:
     quantiles: tuple[float, ...]
     band_bounds: np.ndarray
     band_samples: tuple[np.ndarray, ...]
+    band_activations: tuple[np.ndarray, ...]
     histogram_counts: np.ndarray
     histogram_edges: np.ndarray
     density: float
@@ -226,6 +229,7 @@ def _card(
         quantiles=quantiles,
         band_bounds=bounds,
         band_samples=tuple(s.astype(np.intp) for s in samples),
+        band_activations=tuple(a[s] for s in samples),
         histogram_counts=counts.astype(np.intp),
         histogram_edges=edges,
         density=active.size / a.size,
