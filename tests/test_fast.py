@@ -462,8 +462,8 @@ def test_top_k_passes_no_gradient_through_the_zeroed_units(rng):
 def _generic(act):
     """``act`` without the properties the fast path has kernels for: its derivative from ``z`` alone."""
 
-    def derivative(z, a):
-        return act.derivative(z, act.forward(z))
+    def derivative(z, a, out=None):
+        return act.derivative(z, act.forward(z), out=out)
 
     return replace(act, name="generic", derivative=derivative, logistic=False, rectified=False, needs_input=True)
 

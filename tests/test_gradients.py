@@ -146,6 +146,24 @@ def test_transfer_derivative_in_isolation(name):
     np.testing.assert_allclose(act.derivative(z, act.forward(z)), numeric, rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_the_derivative_in_place_is_the_derivative(name, dtype):
+    """What the training objective reads (into a buffer, or multiplied in) is the derivative itself, bit for bit."""
+    act = ACTIVATIONS[name]
+    z = np.linspace(-3, 3, 24, dtype=dtype).reshape(4, 6)
+    a = act.forward(z)
+    expected = act.derivative(z, a)
+    assert expected.dtype == dtype and expected.shape == z.shape
+    out = np.full_like(z, np.nan)
+    assert act.derivative(z, a, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    target, scratch = np.linspace(-1, 2, 24, dtype=dtype).reshape(4, 6), np.empty_like(z)
+    product = target * expected
+    assert act.times_derivative(z, a, target, scratch) is target
+    np.testing.assert_array_equal(target, product)
+
+
 def test_taylor_polynomials_match_the_sigmoid_series():
     z = np.linspace(-0.5, 0.5, 11)
     sigmoid = ACTIVATIONS["sigmoid"].forward(z)

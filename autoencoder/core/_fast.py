@@ -466,36 +466,6 @@ def _sigmoid_of_negated(q):
     return q
 
 
-def _times_sigmoid_derivative(a, target, scratch):
-    """``target *= σ'(z) = a (1 - a)``, with ``a = σ(z)``."""
-    np.subtract(1, a, out=scratch)
-    scratch *= a
-    target *= scratch
-    return target
-
-
-def _times_relu_derivative(a, target, scratch):
-    """``target *= relu'(z) = [a > 0]``, with ``a = relu(z)`` (or TopK's ``a``: 1 on the kept positive units)."""
-    np.greater(a, 0, out=scratch)
-    target *= scratch
-    return target
-
-
-def _times_derivative(act, z, a, target, scratch):
-    """``target *= act'(z)``, where ``a = act(z)`` (``z`` is unused when ``act.needs_input`` is False)."""
-    if act.logistic:
-        _times_sigmoid_derivative(a, target, scratch)
-    elif act.rectified:
-        _times_relu_derivative(a, target, scratch)
-    elif act.affine is not None:
-        slope = act.affine[1]
-        if slope != 1:
-            target *= slope
-    else:
-        target *= act.derivative(z, a)
-    return target
-
-
 # -- one evaluation ---------------------------------------------------------------------------------
 
 
@@ -596,23 +566,22 @@ def _output_tile(g, xt, out, tmp, z3, tanh=False):
     from_value = g.logistic or (g.rectified and g.elementwise)  # g'(z3) from h, before h - x overwrites it
     if g.logistic:
         _sigmoid_of_negated(out)  # h
-        np.subtract(1, out, out=tmp)
-        tmp *= out  # g'(z3) = h (1 - h)
     elif g.rectified and g.elementwise:
         np.maximum(out, 0, out=out)  # h
-        np.greater(out, 0, out=tmp)  # g'(z3) = [h > 0]
     elif g.needs_input:
         z3[...] = out
         out[...] = g.forward(z3)
     elif not g.identity:
         out[...] = g.forward(out)
+    if from_value:
+        g.derivative(None, out, out=tmp)  # g'(z3) from h
     out -= xt  # h - x
     flat = out.reshape(-1)
     sq_error = float(np.dot(flat, flat))
     if from_value:
         out *= tmp
     else:
-        _times_derivative(g, z3, None, out, tmp)
+        g.times_derivative(z3, None, out, tmp)
     return sq_error
 
 
@@ -639,7 +608,7 @@ def _backprop_block(ev: _Evaluation, b: int, buf: _WorkerBuffers, sums: _Sums):
     if ev.sparse_grad is not None:
         d2 += ev.sparse_grad
     z2b = ws.z2[start:stop] if f.needs_input else None
-    _times_derivative(f, z2b, a2b, d2, fprime)
+    f.times_derivative(z2b, a2b, d2, fprime)
     # Σ δ2ᵀ x, Σ δ2.
     np.matmul(d2.T, xb, out=sums.W1)
     np.sum(d2, axis=0, out=sums.b1)

@@ -1,9 +1,13 @@
 """Transfer functions ``f`` and their derivatives, side by side.
 
 Each transfer function is an :class:`Activation`: its value ``f(z)`` and its
-derivative ``f'(z)``.  The derivative takes both the pre-activation ``z`` and
-the already computed activation ``a = f(z)``, because for the sigmoid the
-cheapest form is ``f'(z) = a (1 - a)`` while the Taylor polynomials need ``z``.
+derivative ``f'(z)``, written once, beside each other.  The derivative takes
+both the pre-activation ``z`` and the already computed activation
+``a = f(z)``, because for the sigmoid the cheapest form is
+``f'(z) = a (1 - a)`` while the Taylor polynomials need ``z``; it writes into
+an ``out`` array when given one, which is how the training objective
+(:mod:`autoencoder.core._fast`) reads it without allocating
+(:meth:`Activation.times_derivative`).
 
 The Taylor approximations of the sigmoid around 0 are those the paper plans to
 study:
@@ -51,7 +55,10 @@ class Activation:
     forward : callable
         ``forward(z) -> a``, elementwise (row by row for :func:`top_k`).
     derivative : callable
-        ``derivative(z, a) -> f'(z)``, elementwise; ``a`` is ``forward(z)``.
+        ``derivative(z, a, out=None) -> f'(z)``, elementwise; ``a`` is
+        ``forward(z)``.  With ``out`` (an array of ``a``'s shape and dtype)
+        the result is written there and returned; the sigmoid, the rectifier
+        and the affine functions then allocate nothing.
     unit_range : bool
         True when every value lies strictly inside (0, 1).  The KL sparsity
         penalty, which takes logarithms of the mean activation and of one
@@ -66,8 +73,7 @@ class Activation:
         its objective (:mod:`autoencoder.core.covariance`).
     logistic : bool
         True for the logistic sigmoid ``σ(z) = 1 / (1 + exp(-z))``, whose
-        value the fast objective forms from ``exp(-z)`` (or ``tanh(z/2)``)
-        and whose derivative it forms as ``a (1 - a)``.
+        value the fast objective forms from ``exp(-z)`` (or ``tanh(z/2)``).
     rectified : bool
         True when ``f'(z) = [a > 0]``: the derivative is 1 where the value is
         positive and 0 elsewhere (the ReLU and TopK).
@@ -91,38 +97,68 @@ class Activation:
         """Whether ``f(z) = z``."""
         return self.affine == (0.0, 1.0)
 
+    def times_derivative(self, z, a, target: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+        """``target *= f'(z)`` in place, where ``a = f(z)``; returns ``target``.
+
+        Parameters
+        ----------
+        z : ndarray or None
+            Pre-activations; unused (may be None) when :attr:`needs_input` is
+            False.
+        a : ndarray or None
+            ``f(z)``; unused (may be None) for an affine function.
+        target : ndarray
+            Multiplied by ``f'(z)`` elementwise.
+        scratch : ndarray
+            Of ``target``'s shape and dtype; overwritten with ``f'(z)``
+            (left alone by an affine function, which multiplies by its slope,
+            and by nothing at all when the slope is 1).
+        """
+        if self.affine is not None:
+            slope = self.affine[1]
+            if slope != 1:
+                target *= slope
+            return target
+        target *= self.derivative(z, a, out=scratch)
+        return target
+
 
 def _sigmoid(z):
     return expit(z)
 
 
-def _sigmoid_derivative(z, a):
-    # sigma'(z) = sigma(z) (1 - sigma(z))
-    return a * (1 - a)
+def _sigmoid_derivative(z, a, out=None):
+    # sigma'(z) = sigma(z) (1 - sigma(z)) = (1 - a) a
+    out = np.subtract(1, a, out=out)
+    out *= a
+    return out
 
 
 def _linear(z):
     return z
 
 
-def _linear_derivative(z, a):
-    return np.ones_like(a)
+def _linear_derivative(z, a, out=None):
+    return _constant(1, a, out)
 
 
 def _taylor1(z):
     return SIGMOID_AT_0 + SIGMOID_SLOPE_AT_0 * z
 
 
-def _taylor1_derivative(z, a):
-    return np.full_like(a, SIGMOID_SLOPE_AT_0)
+def _taylor1_derivative(z, a, out=None):
+    return _constant(SIGMOID_SLOPE_AT_0, a, out)
 
 
 def _taylor3(z):
     return SIGMOID_AT_0 + SIGMOID_SLOPE_AT_0 * z - z**3 / 48
 
 
-def _taylor3_derivative(z, a):
-    return SIGMOID_SLOPE_AT_0 - z**2 / 16
+def _taylor3_derivative(z, a, out=None):
+    # 1/4 - z^2 / 16
+    out = np.multiply(z, z, out=out)
+    out /= 16
+    return np.subtract(SIGMOID_SLOPE_AT_0, out, out=out)
 
 
 def _taylor5(z):
@@ -130,19 +166,32 @@ def _taylor5(z):
     return SIGMOID_AT_0 + z * (SIGMOID_SLOPE_AT_0 + z2 * (-1 / 48 + z2 / 480))
 
 
-def _taylor5_derivative(z, a):
+def _taylor5_derivative(z, a, out=None):
+    # 1/4 + z^2 (-1/16 + z^2 / 96)
     z2 = z * z
-    return SIGMOID_SLOPE_AT_0 + z2 * (-1 / 16 + z2 / 96)
+    out = np.divide(z2, 96, out=out)
+    out += -1 / 16
+    out *= z2
+    out += SIGMOID_SLOPE_AT_0
+    return out
 
 
 def _relu(z):
     return np.maximum(z, 0)
 
 
-def _relu_derivative(z, a):
+def _relu_derivative(z, a, out=None):
     # relu'(z) = 1 for z > 0, and 0 for z <= 0 (the value at the kink z = 0 is taken to be 0).
     # a = max(z, 0) > 0 exactly when z > 0, so a alone gives it.
-    return (a > 0).astype(a.dtype)
+    return np.greater(a, 0, out=np.empty_like(a) if out is None else out)
+
+
+def _constant(value, a, out):
+    """The derivative ``value`` of an affine function, of ``a``'s shape and dtype (into ``out`` when given)."""
+    if out is None:
+        return np.full_like(a, value)
+    out.fill(value)
+    return out
 
 
 ACTIVATIONS: dict[str, Activation] = {
