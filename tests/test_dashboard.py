@@ -293,6 +293,18 @@ def test_each_section_shows_its_card(digits_network):
     assert section.find("svg")["aria-label"].startswith(f"Histogram of the {card.n_active} active")
 
 
+def test_a_dead_feature_has_a_card(digits_network):
+    codes = digits_network["codes"].copy()
+    codes[:, 4] = 0
+    (card,) = feature_cards(**{**digits_network, "codes": codes}, features=[4])
+    fragment = dashboard_html({"net": [card]}, digits_network["images"])
+    text = BeautifulSoup(fragment, "html.parser").find("section", class_="fd-card").get_text()
+    assert "the feature never fires" in text and "no active digits" in text and "nan" not in text
+    assert "density ν = 0: active (a > 0) on 0 test digits" in text
+    plot_feature_card(card, digits_network["images"])
+    matplotlib.pyplot.close("all")
+
+
 def test_fragments_have_distinct_ids(digits_network):
     images = digits_network["images"]
     first = dashboard_html(families_of(digits_network, names=("x",)), images)

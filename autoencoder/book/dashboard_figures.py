@@ -225,8 +225,8 @@ def _histogram_svg(card: FeatureCard) -> str:
     )
     return (
         f'<svg viewBox="0 0 {width} {height + 12}" width="240" role="img" aria-label="{html.escape(caption)}">'
-        f'<path fill="#4878a8" d="{bars or "M0 0"}"/><path stroke="#555" d="M0 {height}H{width}"/>'
-        f'<g font-size="9" fill="#333"><text x="0" y="{height + 10}">{_number(edges[0])}</text>'
+        f'<path fill="#4878a8" d="{bars or "M0 0"}"/><path stroke="currentColor" d="M0 {height}H{width}"/>'
+        f'<g font-size="9" fill="currentColor"><text x="0" y="{height + 10}">{_number(edges[0])}</text>'
         f'<text x="{width}" y="{height + 10}" text-anchor="end">{_number(edges[-1])}</text></g></svg>'
     )
 
@@ -247,6 +247,8 @@ def _classes_html(card: FeatureCard) -> str:
 
 
 def _band_caption(card: FeatureCard, b: int) -> str:
+    if not card.alive:
+        return f"quantiles {card.band_labels[b]}: no active digits"
     low, high = card.band_bounds[b]
     return f"quantiles {card.band_labels[b]}: a in {_number(low)}..{_number(high)}"
 
