@@ -131,10 +131,11 @@ def _aux_problem(rng, mb=9, n=5, p=8):
     return params, rng.normal(size=(mb, n)), rng.normal(size=(mb, n))
 
 
-def test_aux_k_gradient_matches_central_differences(rng):
+@pytest.mark.parametrize("dead_units", [[1, 4, 5, 7], list(range(8))], ids=["some-dead", "all-dead"])
+def test_aux_k_gradient_matches_central_differences(rng, dead_units):
     params, X, residual = _aux_problem(rng)
     dead = np.zeros(8, bool)
-    dead[[1, 4, 5, 7]] = True
+    dead[dead_units] = True
     loss, grad = aux_k_loss_and_grad(params, X, residual, dead, 2, 0.5)
     assert loss > 0
 
@@ -225,6 +226,24 @@ def test_every_step_keeps_unit_decoder_columns_and_the_pre_encoder_form(data):
     assert max(aux) > 0  # with dead_after=64 some latents die and AuxK acts
 
 
+def test_dead_latents_are_counted_in_examples_since_they_last_fired(data):
+    config = Adam(batch_size=64, aux_k=2, dead_after=128)
+    start = TOPK.init_params(12, seed=0)
+    start.W1[3] = 0
+    start.b1[3] = -1.0  # unit 3 never fires, and gets no gradient to revive it
+    trainer = _Trainer(config, TOPK, start, 64, 256)
+    aux = []
+    with _fast.single_threaded_blas():
+        for step in range(4):
+            trainer.batch[...] = data[step * 64 : (step + 1) * 64]
+            fired = TOPK.encode(trainer.net, trainer.batch).max(axis=0) > 0
+            aux.append(trainer.step()["aux"])
+            assert trainer.since_fired[3] == 64 * (step + 1)
+            np.testing.assert_array_equal(trainer.since_fired == 0, fired, err_msg=f"step {step}")
+    assert aux[:2] == [0.0, 0.0]  # nothing dead before 128 examples have passed
+    assert aux[2] > 0 and aux[3] > 0
+
+
 def test_warmup_scales_the_first_step(data):
     config = Adam(learning_rate=0.1, batch_size=64, warmup_steps=4)
     start = TOPK.init_params(12, seed=0)
@@ -268,25 +287,18 @@ def test_the_final_plateau_stops_with_success(data):
     assert "plateau 3" in result.message
 
 
-def test_each_plateau_decays_the_learning_rate(data):
-    rates = []
-
-    def record(epoch, params, terms):
-        rates.append(trainers[-1].learning_rate)
-
+def test_each_plateau_decays_the_learning_rate(data, monkeypatch):
     trainers = []
-    original = adam_module._Trainer
 
-    class Spy(original):
+    class Spy(_Trainer):
         def __init__(self, *args):
             super().__init__(*args)
             trainers.append(self)
 
-    adam_module._Trainer = Spy
-    try:
-        Adam(learning_rate=0.5, plateau=1.0, decays=2, decay=0.1, batch_size=64).fit(TOPK, data, callback=record)
-    finally:
-        adam_module._Trainer = original
+    monkeypatch.setattr(adam_module, "_Trainer", Spy)
+    rates = []
+    config = Adam(learning_rate=0.5, plateau=1.0, decays=2, decay=0.1, batch_size=64)
+    config.fit(TOPK, data, callback=lambda epoch, params, terms: rates.append(trainers[-1].learning_rate))
     assert rates == pytest.approx([0.05, 0.005, 0.005])
 
 
