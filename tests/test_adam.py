@@ -309,6 +309,13 @@ def test_max_epochs_stops_without_success(data):
     assert "max_epochs" in result.message
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_diverging_run_stops_at_the_first_epoch_whose_mean_is_not_finite(data):
+    result = Adam(learning_rate=1e25, batch_size=64).fit(TOPK, data.astype(np.float32))
+    assert result.n_iter == 1 and not result.success
+    assert "not finite" in result.message
+
+
 def test_the_callback_sees_each_epoch_and_can_stop(data):
     seen = []
 

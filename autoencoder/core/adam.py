@@ -231,7 +231,8 @@ class Adam:
         callback : callable, optional
             ``callback(epoch, params, terms)`` after each epoch, with a copy
             of the current parameters (standard form) and that epoch's mean
-            terms; return True to stop.
+            terms; return True to stop (``success`` False; after the epoch
+            that ends the run anyway it changes nothing).
 
         Returns
         -------
@@ -240,11 +241,13 @@ class Adam:
             ``b1 = c − W1 b2``), so :meth:`Autoencoder.encode` and
             :meth:`Autoencoder.reconstruct` apply unchanged.  ``history``
             holds ``reconstruction``, ``weight_decay``, ``sparsity``,
-            ``total`` (and ``aux`` with ``aux_k``), arrays of shape
+            ``total`` (and ``aux`` with ``aux_k``), float64 arrays of shape
             (n_iter + 1,): entry 0 the terms of the full data at the start
             (``aux`` 0: no latent is dead yet), entry ``e`` the mean over the
             minibatches of epoch ``e``.  ``n_iter`` counts epochs, ``n_evals``
-            steps; ``success`` is True when the run stopped on its final
+            steps; ``message`` says why the run stopped (its final plateau,
+            ``max_epochs``, the callback, or a mean ``J`` that is not
+            finite); ``success`` is True when it stopped on its final
             plateau; ``objective_time`` is the time inside the minibatch
             evaluations of ``J`` (not AuxK); ``workers`` is the evaluation's;
             ``grad_norm`` is ``‖∇J‖∞`` on the full data
@@ -271,33 +274,28 @@ class Adam:
             first = dict(model.objective.terms(start, X), aux=0.0)
             history = {k: [first[k]] for k in keys}
             trainer = _Trainer(self, model, start, batch, steps_per_epoch * batch)
-            plateaus, message, success = 0, "", False
+            plateaus, success = 0, False
             for epoch in range(1, self.max_epochs + 1):
-                order = shuffle.permutation(m)
-                sums = dict.fromkeys(keys, 0.0)
-                for s in range(steps_per_epoch):
-                    np.take(X, order[s * batch : (s + 1) * batch], axis=0, out=trainer.batch)
-                    terms = trainer.step()
-                    for k in keys:
-                        sums[k] += terms[k]
-                means = {k: sums[k] / steps_per_epoch for k in keys}
                 previous = history["total"][-1]
+                means = trainer.epoch(X, shuffle.permutation(m), keys)
                 for k in keys:
                     history[k].append(means[k])
-                stop = False
-                if previous - means["total"] < self.plateau * abs(previous):
+                message = None
+                if not math.isfinite(means["total"]):
+                    message = f"the mean J of epoch {epoch} is not finite: lower the learning rate"
+                elif _plateaued(previous, means["total"], self.plateau):
                     plateaus += 1
                     if plateaus > self.decays:
-                        stop, success = True, True
+                        success = True
                         message = (
                             f"plateau {plateaus} after epoch {epoch}: the mean J fell by less than "
                             f"{self.plateau:g} of the previous epoch's ({self.decays} learning-rate decays before)"
                         )
                     else:
                         trainer.learning_rate = self.learning_rate * self.decay**plateaus
-                if callback is not None and callback(epoch, trainer.standard_params(), dict(means)) and not stop:
-                    stop, message = True, f"stopped by the callback after epoch {epoch}"
-                if stop:
+                if callback is not None and callback(epoch, trainer.standard_params(), dict(means)) and not message:
+                    message = f"stopped by the callback after epoch {epoch}"
+                if message:
                     break
             else:
                 message = f"max_epochs={self.max_epochs} reached before plateau {self.decays + 1}"
@@ -315,6 +313,11 @@ class Adam:
             workers=trainer.workspace.workers,
             grad_norm=grad_norm,
         )
+
+
+def _plateaued(previous: float, current: float, fraction: float) -> bool:
+    """Whether the mean ``J``, from ``previous`` to ``current``, fell by less than ``fraction`` of ``previous``."""
+    return previous - current < fraction * abs(previous)
 
 
 def _starting_point(adam: Adam, model: Autoencoder, X: np.ndarray, seed: int, params: Params | None) -> Params:
@@ -611,6 +614,32 @@ class _Trainer:
         self.dead_after = examples_per_epoch if adam.dead_after is None else adam.dead_after
         self.since_fired = np.zeros(p, np.int64) if adam.aux_k is not None else None
         self.residual = np.empty_like(self.batch) if adam.aux_k is not None else None
+
+    def epoch(self, X: np.ndarray, order: np.ndarray, keys: tuple[str, ...]) -> dict[str, float]:
+        """One epoch: a step on each full minibatch of ``X[order]``; the mean of each term over them.
+
+        Parameters
+        ----------
+        X : ndarray of shape (m, n)
+        order : ndarray of int, shape (m,)
+            The epoch's permutation of the examples; its last ``m mod mb``
+            are left out.
+        keys : tuple of str
+            The terms to average.
+
+        Returns
+        -------
+        dict of str to float
+        """
+        rows = self.batch.shape[0]
+        steps = X.shape[0] // rows
+        sums = dict.fromkeys(keys, 0.0)
+        for s in range(steps):
+            np.take(X, order[s * rows : (s + 1) * rows], axis=0, out=self.batch)
+            terms = self.step()
+            for k in keys:
+                sums[k] += terms[k]
+        return {k: sums[k] / steps for k in keys}
 
     def standard_params(self) -> Params:
         """A copy of the current standard-form parameters."""
