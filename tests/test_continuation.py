@@ -23,7 +23,7 @@ def l1_model():
         ({"widths": (1e-2, -1.0, 1e-4)}, r"widths\[1\]"),
         ({"widths": (1e-2, float("nan"), 1e-4)}, r"widths\[1\]"),
         ({"widths": (1e-3, 1e-2, 1e-4)}, "widths must decrease strictly"),
-        ({"widths": (1e-2, 1e-2, 1e-4)}, "widths must decrease strictly"),
+        ({"widths": (1e-2, 1e-2, 1e-4)}, r"widths must hold distinct numbers; \[0.01\] repeated"),
         ({"widths": (1e-1, 1e-2)}, "widths must end at the model's l1_smoothing"),
         ({"widths": (1e-2, 1e-4), "max_iter": 0}, "max_iter must be an integer >= 1"),
         ({"widths": (1e-2, 1e-4), "max_iter": (5,)}, "max_iter must be an int or one int per width"),

@@ -2,6 +2,8 @@
 
 import pytest
 
+from autoencoder.core._validation import check_axis
+from autoencoder.experiments.continuation import check_widths
 from autoencoder.experiments.knobs import KNOBS, MNIST_LABELED, MNIST_TRAIN, check_knob, check_knobs
 
 
@@ -59,16 +61,20 @@ def test_valid_values_come_back_converted(name, value, expected):
         ("weight_decay", "nan", r"weight_decay must be a finite real number"),
         ("synthetic_check", "maybe", r"synthetic_check must be True or False; got 'maybe'"),
         ("synthetic_check", 1, r"synthetic_check must be True or False; got 1"),
-        ("rho_values", 0.1, r"rho_values must be a list of numbers"),
-        ("rho_values", [], r"rho_values must hold at least one number"),
-        ("rho_values", "[]", r"rho_values must hold at least one number"),
+        ("rho_values", 0.1, r"rho_values must be a non-empty list of real numbers in \(0, 1\), e.g. \[0.1, 0.3\]"),
+        ("rho_values", [], r"rho_values must be a non-empty list of real numbers in \(0, 1\).*; got \[\]"),
+        ("rho_values", "[]", r"rho_values must be a non-empty list of real numbers in \(0, 1\).*; got \[\]"),
         ("rho_values", [0.05, 1.5], r"rho_values\[1\] must lie in \(0, 1\); got 1.5"),
         ("beta_values", "[0, x]", r"beta_values\[1\] must be a finite real number; got 'x'"),
-        ("betas", [3, 3.0], r"betas must hold distinct numbers; \[3.0\] appear more than once"),
-        ("labels_per_class", 100, r"labels_per_class must be a list of numbers, e.g. \[100, 1000\]; got 100"),
+        ("betas", [3, 3.0], r"betas must hold distinct numbers; \[3.0\] repeated in \[3.0, 3.0\]"),
+        (
+            "labels_per_class",
+            100,
+            r"labels_per_class must be a non-empty list of integers >= 1, e\.g\. \[100, 1000\]; got 100",
+        ),
         ("labels_per_class", "[100, 0]", r"labels_per_class\[1\] must be an integer >= 1; got 0"),
         ("labels_per_class", [100, 2.5], r"labels_per_class\[1\] must be an integer >= 1; got 2.5"),
-        ("labels_per_class", "[10, 10]", r"labels_per_class must hold distinct numbers; \[10\] appear more"),
+        ("labels_per_class", "[10, 10]", r"labels_per_class must hold distinct numbers; \[10\] repeated in"),
         ("n_labeled", 1, r"n_labeled must be an integer in \[2, 30596\]; got 1"),
         ("n_labeled", MNIST_LABELED + 1, r"n_labeled must be an integer in \[2, 30596\]; got 30597"),
         ("probe_weight_decay", -1e-4, r"probe_weight_decay must lie in \[0, inf\]; got -0.0001"),
@@ -168,3 +174,21 @@ def test_a_list_of_counts_follows_its_leader_factor_by_factor():
     # Counts that round alike are kept once: a list knob holds distinct values.
     tiny = check_knobs(n_train=2, n_labeled=None, labels_per_class=None, follow=rule)
     assert tiny == {"n_train": 2, "n_labeled": 6, "labels_per_class": [1]}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[], 0.1, [0.1, 0.1]],
+    ids=["empty", "a number", "repeated"],
+)
+def test_every_list_of_values_is_refused_by_the_one_checker(values):
+    """A list knob, a grid's axis and a continuation's widths: the same check, the same words."""
+    checks = {
+        "rho_values": lambda: check_knob("rho_values", values),
+        "rhos": lambda: check_axis("rhos", values, inside=lambda rho: 0 < rho < 1, allowed="in (0, 1)"),
+        "widths": lambda: check_widths(values, 0.1),
+    }
+    expected = "repeated in" if values == [0.1, 0.1] else "must be a non-empty list of real numbers in"
+    for name, check in checks.items():
+        with pytest.raises(ValueError, match=rf"^{name} .*{expected}"):
+            check()

@@ -15,7 +15,16 @@ import numpy as np
 
 from .params import Params
 
-__all__ = ["check_axis", "check_int", "check_params", "check_real", "validate_data"]
+__all__ = [
+    "check_axis",
+    "check_int",
+    "check_params",
+    "check_real",
+    "check_values",
+    "integer_range",
+    "real_interval",
+    "validate_data",
+]
 
 
 def check_int(name: str, value, low: int, high: int | None = None) -> int:
@@ -27,7 +36,7 @@ def check_int(name: str, value, low: int, high: int | None = None) -> int:
         If ``value`` is not an integer (bools are refused) or lies outside
         the range; the message names ``name`` and the range.
     """
-    allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
+    allowed = integer_range(low, high)
     try:
         if isinstance(value, bool):
             raise TypeError
@@ -63,12 +72,76 @@ def check_real(name: str, value, *, low=None, high=None, low_open=False, high_op
     bad_low = low is not None and (value <= low if low_open else value < low)
     bad_high = high is not None and (value >= high if high_open else value > high)
     if bad_low or bad_high:
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{name} must lie in {left}{lo}, {hi}{right}; got {value!r}")
+        raise ValueError(f"{name} must lie in {real_interval(low, high, low_open, high_open)}; got {value!r}")
     return float(value)
+
+
+def integer_range(low: int, high: int | None = None) -> str:
+    """The range of :func:`check_int` in words: ``">= 1"``, ``"in [1, 60000]"``."""
+    return f">= {low}" if high is None else f"in [{low}, {high}]"
+
+
+def real_interval(low=None, high=None, low_open=False, high_open=False) -> str:
+    """The interval of :func:`check_real`: ``"(0, 1)"``, ``"[0, inf]"``."""
+    left = "(" if low_open else "["
+    right = ")" if high_open else "]"
+    lo = "-inf" if low is None else f"{low:g}"
+    hi = "inf" if high is None else f"{high:g}"
+    return f"{left}{lo}, {hi}{right}"
+
+
+def check_values(
+    name: str,
+    values,
+    element: Callable[[str, object], object],
+    *,
+    allowed: str,
+    example: str | None = None,
+    label: Callable[[object], str] | None = None,
+) -> list:
+    """Return ``values`` as a list: at least one value, each checked by ``element``, no two alike.
+
+    The one check of a list of values (an axis of a grid, a list knob, a
+    schedule): the list as a whole here, each value by ``element``.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name for the messages.
+    values : sequence
+        A list, tuple or 1-D array (text is refused).
+    element : callable
+        ``element(f"{name}[{i}]", value)`` returns the value to keep, or
+        raises ``ValueError`` naming ``f"{name}[{i}]"`` and the allowed range.
+    allowed : str
+        What one value may be, in words, for the messages about the whole
+        list: ``"real numbers in (0, 1)"``, ``"integers >= 1"``.
+    example : str, optional
+        A valid list, shown when ``values`` is not a non-empty list.
+    label : callable, optional
+        How a kept value is printed; values printed alike count as repeated
+        (default: values equal as numbers).
+
+    Returns
+    -------
+    list
+        What ``element`` returned for each value, in order.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not a non-empty sequence, if ``element`` refuses a
+        value, or if two values are alike; the message names ``name``.
+    """
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray) or len(values) == 0:
+        for_example = f", e.g. {example}" if example else ""
+        raise ValueError(f"{name} must be a non-empty list of {allowed}{for_example}; got {values!r}")
+    kept = [element(f"{name}[{index}]", value) for index, value in enumerate(values)]
+    keys = kept if label is None else [label(value) for value in kept]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ValueError(f"{name} must hold distinct numbers; {repeated} repeated in {keys}")
+    return kept
 
 
 def check_axis(
@@ -80,6 +153,9 @@ def check_axis(
     label: Callable[[float], str] | None = None,
 ) -> list:
     """Return the axis of a grid, ``values``, as a list: distinct finite real numbers, at least one.
+
+    :func:`check_values` with each value a finite real number (bools are
+    refused) for which ``inside`` holds; the values are kept as given.
 
     Parameters
     ----------
@@ -99,20 +175,15 @@ def check_axis(
         not a finite real number (bools are refused) or not ``inside``, or
         repeats a value (or a label).
     """
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
-        raise ValueError(f"{name} must be a list of numbers; got {values!r}")
-    values = list(values)
-    if not values:
-        raise ValueError(f"{name} must not be empty")
-    for value in values:
+    where = f" {allowed}" if allowed else ""
+
+    def element(item: str, value):
         real = isinstance(value, Real) and not isinstance(value, bool) and np.isfinite(value)
         if not real or (inside is not None and not inside(value)):
-            where = f" {allowed}" if allowed else ""
-            raise ValueError(f"{name} must hold real numbers{where}; got {value!r}")
-    keys = values if label is None else [label(value) for value in values]
-    if len(set(keys)) != len(keys):
-        raise ValueError(f"{name} has repeated values: {keys}")
-    return values
+            raise ValueError(f"{item} must be a real number{where}; got {value!r}")
+        return value
+
+    return check_values(name, values, element, allowed=f"real numbers{where}", label=label)
 
 
 def validate_data(X, *, unit_interval: bool = False, parameter: str = "X") -> np.ndarray:

@@ -17,12 +17,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Real
 from pathlib import Path
 
 import numpy as np
 
-from ..core._validation import check_int, check_real
+from ..core._validation import check_int, check_real, check_values, real_interval
 from ..core.model import Autoencoder, FitResult
 from ..core.params import Params
 from .cache import fit_cached
@@ -125,12 +124,17 @@ def check_widths(widths, smoothing: float, name: str = "widths") -> tuple[float,
     ------
     ValueError
         Naming ``name``, when ``widths`` is empty, holds a value that is not a
-        finite number > 0, does not decrease strictly, or does not end at
-        ``smoothing``.
+        finite number > 0 or a value twice (:func:`autoencoder.core._validation.check_values`),
+        does not decrease strictly, or does not end at ``smoothing``.
     """
-    if isinstance(widths, (str, bytes, Real)) or not isinstance(widths, Sequence) or len(widths) == 0:
-        raise ValueError(f"{name} must be a non-empty sequence of numbers > 0; got {widths!r}")
-    out = tuple(check_real(f"{name}[{i}]", w, low=0, low_open=True) for i, w in enumerate(widths))
+    out = tuple(
+        check_values(
+            name,
+            widths,
+            lambda item, width: check_real(item, width, low=0, low_open=True),
+            allowed=f"real numbers in {real_interval(0, low_open=True)}, decreasing to {smoothing:g}",
+        )
+    )
     if any(b >= a for a, b in zip(out[:-1], out[1:], strict=True)):
         raise ValueError(f"{name} must decrease strictly; got {widths!r}")
     if out[-1] != smoothing:

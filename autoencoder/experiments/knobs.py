@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ..core._validation import check_int, check_real
+from ..core._validation import check_int, check_real, check_values, integer_range, real_interval
 
 __all__ = ["Knob", "KNOBS", "MNIST_TRAIN", "MNIST_TEST", "MNIST_PIXELS", "MNIST_LABELED", "check_knobs", "check_knob"]
 
@@ -163,17 +163,13 @@ def _as_list(name: str, value, knob: Knob) -> list:
     if isinstance(value, str):
         text = value.strip().removeprefix("[").removesuffix("]").strip()
         value = [item.strip() for item in text.split(",")] if text else []
-    if not isinstance(value, list | tuple):
-        example = "[100, 1000]" if knob.kind == "ints" else "[0.1, 0.3]"
-        raise ValueError(f"{name} must be a list of numbers, e.g. {example}; got {value!r}")
-    if not value:
-        raise ValueError(f"{name} must hold at least one number; got an empty list")
-    element = _as_int if knob.kind == "ints" else _as_real
-    values = [element(f"{name}[{index}]", item, knob) for index, item in enumerate(value)]
-    repeated = sorted({item for item in values if values.count(item) > 1})
-    if repeated:
-        raise ValueError(f"{name} must hold distinct numbers; {repeated} appear more than once in {values}")
-    return values
+    if knob.kind == "ints":
+        element, example = _as_int, "[100, 1000]"
+        allowed = f"integers {integer_range(knob.low, knob.high)}"
+    else:
+        element, example = _as_real, "[0.1, 0.3]"
+        allowed = f"real numbers in {real_interval(knob.low, knob.high, knob.low_open, knob.high_open)}"
+    return check_values(name, value, lambda item, v: element(item, v, knob), allowed=allowed, example=example)
 
 
 def check_knob(name: str, value):
