@@ -90,7 +90,7 @@ def test_every_invalid_field_is_refused_with_its_name(field, value):
         (TOPK, Adam(batch_size=301), "batch_size"),
     ],
 )
-def test_a_model_or_data_the_configuration_cannot_train_is_refused_before_any_work(model, adam, field, data, rng):
+def test_a_model_or_data_the_configuration_cannot_train_is_refused_before_any_work(model, adam, field, rng):
     X = rng.uniform(0.05, 0.95, size=(300, 12))
     calls = []
     with pytest.raises(ValueError, match=field):

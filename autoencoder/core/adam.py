@@ -32,6 +32,13 @@ and evaluating sparse autoencoders"):
 Everything is plain NumPy in a fixed order on top of an evaluation that
 gives the same bits for any number of workers, so a training gives the
 same bits for the same seed and settings on any number of cores.
+
+Cost: on 10,000 × 784 examples, 1,024 TopK latents and minibatches of 256,
+one epoch (39 steps) took 1.1 s in float32 and 2.2 s in float64 on two
+cores of an AMD EPYC, 80 to 90 % of it inside the evaluation; the
+unit-norm decoder and the pre-encoder bias add a few passes over the
+weights, and AuxK with every latent dead about one more evaluation's
+products per step (on one core).
 """
 
 from __future__ import annotations
@@ -578,10 +585,10 @@ def adam_update(
 class _Trainer:
     """The state of one Adam run and its step: parameters, moments, workspace, the dead latents' counters.
 
-    The optimizer's vector is :attr:`theta`: the standard parameters, except
-    that with ``pre_encoder_bias`` its ``b1`` slot holds ``c`` during the
-    update; between steps :attr:`net` (views of the same vector) is the
-    standard network the evaluation reads.
+    The optimizer's vector is ``net.flat``: between steps :attr:`net` is the
+    standard network the evaluation reads; with ``pre_encoder_bias`` its
+    ``b1`` slot holds ``c`` (:attr:`c`) during the Adam update, and
+    ``b1 = c − W1 b2`` is formed again after it.
 
     Parameters
     ----------
@@ -593,6 +600,18 @@ class _Trainer:
         Rows of :attr:`batch`, which the caller fills before each :meth:`step`.
     examples_per_epoch : int
         Examples seen per epoch: the default of ``dead_after``.
+
+    Attributes
+    ----------
+    learning_rate : float
+        The current rate before warm-up (:meth:`Adam.fit` decays it).
+    steps : int
+        Steps taken.
+    since_fired : ndarray of int64, shape (n_hidden,), or None
+        With AuxK, the examples since each latent was last ``> 0``, counted
+        by minibatch: 0 for a latent that fired anywhere in the latest one.
+    objective_seconds : float
+        Time inside the evaluations of ``J``.
     """
 
     def __init__(self, adam: Adam, model: Autoencoder, start: Params, batch_size: int, examples_per_epoch: int):
