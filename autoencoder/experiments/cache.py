@@ -52,6 +52,7 @@ from ..core.model import TERMS, Autoencoder, FitResult
 from ..core.params import Params
 from . import environment
 from .progress import fit_progress
+from .training import check_optimizer, optimizer_description, train_run
 
 __all__ = [
     "NUMERICS_VERSION",
@@ -105,8 +106,10 @@ def numerics() -> dict[str, object]:
     }
 
 
-def _description(model: Autoencoder, X, *, max_iter: int, seed: int, tol: float, params: Params | None) -> dict:
-    return {
+def _description(
+    model: Autoencoder, X, *, max_iter: int, seed: int, tol: float, params: Params | None, optimizer=None
+) -> dict:
+    description = {
         "format": FORMAT_VERSION,
         "numerics": numerics(),
         "model": model.to_dict(),
@@ -116,15 +119,21 @@ def _description(model: Autoencoder, X, *, max_iter: int, seed: int, tol: float,
         "tol": float(tol),
         "start": None if params is None else array_digest(params.flat),
     }
+    # L-BFGS runs keep the keys they had before a run could name another optimizer.
+    if optimizer is not None:
+        description["optimizer"] = optimizer_description(check_optimizer(optimizer, max_iter))
+    return description
 
 
 def _digest(description: dict) -> str:
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def cache_key(model: Autoencoder, X, *, max_iter: int, seed: int, tol: float, params: Params | None = None) -> str:
-    """The key of a training run: configuration, data, seed, options, warm start and :func:`numerics`."""
-    return _digest(_description(model, X, max_iter=max_iter, seed=seed, tol=tol, params=params))
+def cache_key(
+    model: Autoencoder, X, *, max_iter: int, seed: int, tol: float, params: Params | None = None, optimizer=None
+) -> str:
+    """The key of a training run: configuration, data, seed, options, warm start, optimizer and :func:`numerics`."""
+    return _digest(_description(model, X, max_iter=max_iter, seed=seed, tol=tol, params=params, optimizer=optimizer))
 
 
 def save_result(path: Path, result: FitResult, description: dict | None = None) -> None:
@@ -136,7 +145,7 @@ def save_result(path: Path, result: FitResult, description: dict | None = None) 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {f"history_{k}": result.history[k] for k in TERMS}
+    arrays = {f"history_{k}": np.asarray(v) for k, v in result.history.items()}
     meta = {
         "key": None if description is None else _digest(description),
         "description": description,
@@ -177,7 +186,9 @@ def load_result(path: Path) -> FitResult:
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
         params = Params.from_flat(data["params"].copy(), meta["n_visible"], meta["n_hidden"])
-        history = {k: data[f"history_{k}"].copy() for k in TERMS}
+        history = {name[len("history_") :]: data[name].copy() for name in data.files if name.startswith("history_")}
+    if not set(TERMS) <= set(history):
+        raise ValueError(f"the entry {path} lacks the loss history of {sorted(set(TERMS) - set(history))}")
     return FitResult(
         params=params,
         history=history,
@@ -213,8 +224,10 @@ def _check_entry(path: Path, key: str, model: Autoencoder, n_visible: int) -> Fi
     return result
 
 
-def _location(model: Autoencoder, X, *, max_iter, seed, tol, params, directory) -> tuple[dict, str, Path]:
-    description = _description(model, X, max_iter=max_iter, seed=seed, tol=tol, params=params)
+def _location(
+    model: Autoencoder, X, *, max_iter, seed, tol, params, directory, optimizer=None
+) -> tuple[dict, str, Path]:
+    description = _description(model, X, max_iter=max_iter, seed=seed, tol=tol, params=params, optimizer=optimizer)
     key = _digest(description)
     return description, key, Path(directory or cache_dir()) / f"{key}.npz"
 
@@ -228,6 +241,7 @@ def lookup(
     params: Params | None = None,
     tol: float = 1e-12,
     directory: Path | None = None,
+    optimizer=None,
 ) -> FitResult | None:
     """The stored result of this exact training run, or None when there is none.
 
@@ -237,7 +251,9 @@ def lookup(
     here, from one evaluation on ``X`` (see the module's description).
     """
     X = model._check_X(X)
-    _, key, path = _location(model, X, max_iter=max_iter, seed=seed, tol=tol, params=params, directory=directory)
+    _, key, path = _location(
+        model, X, max_iter=max_iter, seed=seed, tol=tol, params=params, directory=directory, optimizer=optimizer
+    )
     return _read(path, key, model, X)
 
 
@@ -294,12 +310,13 @@ def store(
     tol: float = 1e-12,
     directory: Path | None = None,
     trained_with: dict | None = None,
+    optimizer=None,
 ) -> Path:
     """Write the result of a training run under its key; return the entry's path.
 
     Parameters
     ----------
-    model, X, max_iter, seed, params, tol, directory
+    model, X, max_iter, seed, params, tol, directory, optimizer
         The run, as for :func:`fit_cached`.
     result : FitResult
         What the run returned, here or in another process.
@@ -314,7 +331,7 @@ def store(
     """
     X = model._check_X(X)
     description, _, path = _location(
-        model, X, max_iter=max_iter, seed=seed, tol=tol, params=params, directory=directory
+        model, X, max_iter=max_iter, seed=seed, tol=tol, params=params, directory=directory, optimizer=optimizer
     )
     if trained_with is not None and trained_with != description["numerics"]:
         description["numerics"] = dict(trained_with)
@@ -332,6 +349,7 @@ def fit_cached(
     params: Params | None = None,
     tol: float = 1e-12,
     directory: Path | None = None,
+    optimizer=None,
 ) -> FitResult:
     """:meth:`Autoencoder.fit`, or its stored result when this exact run was done before.
 
@@ -343,6 +361,10 @@ def fit_cached(
         As for :meth:`Autoencoder.fit`; all are part of the key.
     directory : Path, optional
         Cache directory; default :func:`cache_dir`.
+    optimizer : autoencoder.core.adam.Adam, optional
+        A minibatch optimizer instead of L-BFGS (its settings join the key;
+        ``max_iter`` must be its ``max_epochs``).  Runs without one keep the
+        keys they always had.
 
     Returns
     -------
@@ -358,12 +380,14 @@ def fit_cached(
     X = model._check_X(X)
     # One validation, one digest of X and one key for both the look-up and the store.
     description, key, path = _location(
-        model, X, max_iter=max_iter, seed=seed, tol=tol, params=params, directory=directory
+        model, X, max_iter=max_iter, seed=seed, tol=tol, params=params, directory=directory, optimizer=optimizer
     )
     result = _read(path, key, model, X)
     if result is None:
         with fit_progress(training_label(model, X.shape[0]), max_iter) as callback:
-            result = model.fit(X, max_iter=max_iter, seed=seed, params=params, tol=tol, callback=callback)
+            result = train_run(
+                model, X, max_iter=max_iter, seed=seed, params=params, tol=tol, optimizer=optimizer, callback=callback
+            )
         save_result(path, result, description)
     return result
 

@@ -115,6 +115,12 @@ KNOBS: dict[str, Knob] = {
     "probe_weight_decays": Knob("reals", 0, low_open=True),
     "label_subsets": _COUNT,
     "untrained_scale": Knob("real", 0, low_open=True),
+    # chapter 9, today's sparse autoencoders
+    "learning_rate": Knob("real", 0, low_open=True),
+    "batch_size": _COUNT,
+    "max_epochs": _COUNT,
+    "aux_k": _COUNT,
+    "n_features": _COUNT,
 }
 """Every knob of the chapters, by name: its kind and its allowed values."""
 

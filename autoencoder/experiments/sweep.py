@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import itertools
 import logging
 import os
@@ -88,6 +89,7 @@ import numpy as np
 from ..core._fast import single_worker
 from ..core._validation import check_int
 from ..core.activations import ACTIVATIONS
+from ..core.adam import Adam
 from ..core.model import Autoencoder, FitResult
 from ..core.params import Params
 from ..core.sparsity import PENALTIES
@@ -96,6 +98,7 @@ from .cache import cache_dir, cache_key, lookup, numerics, store, training_label
 from .knobs import check_knob
 from .measures import summarize
 from .progress import ENV_MODE, fit_progress, task_progress
+from .training import check_optimizer, train_run
 
 __all__ = [
     "CONFIG_KEYS",
@@ -188,6 +191,9 @@ class Chain:
     warm_start : bool, default False
         Start each model after the first from the previous one's solution;
         otherwise each starts from ``start``.
+    optimizer : autoencoder.core.adam.Adam, optional
+        A minibatch optimizer for every model instead of L-BFGS; ``max_iter``
+        then counts its epochs and must be its ``max_epochs``.
     """
 
     models: tuple[Autoencoder, ...]
@@ -197,6 +203,7 @@ class Chain:
     tol: float = 1e-12
     start: Params | None = None
     warm_start: bool = False
+    optimizer: Adam | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "models", tuple(self.models))
@@ -204,10 +211,11 @@ class Chain:
             raise ValueError(f"models must be a non-empty sequence of Autoencoder; got {self.models!r}")
         object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter, 0))
         object.__setattr__(self, "seed", check_int("seed", self.seed, 0))
+        check_optimizer(self.optimizer, self.max_iter)
 
     def rest(self, index: int, start: Params | None) -> Chain:
         """The chain from ``models[index]`` on, starting at ``start``."""
-        return Chain(self.models[index:], self.data, self.max_iter, self.seed, self.tol, start, self.warm_start)
+        return dataclasses.replace(self, models=self.models[index:], start=start)
 
 
 def tally(advance: Callable[[int], None]) -> Callable[[int], None]:
@@ -248,8 +256,15 @@ def _train_chain(chain: Chain, X) -> tuple[list[FitResult], tuple[int, str] | No
         for index, model in enumerate(chain.models):
             try:
                 with fit_progress(training_label(model, X.shape[0]), chain.max_iter) as callback:
-                    result = model.fit(
-                        X, max_iter=chain.max_iter, seed=chain.seed, params=start, tol=chain.tol, callback=callback
+                    result = train_run(
+                        model,
+                        X,
+                        max_iter=chain.max_iter,
+                        seed=chain.seed,
+                        params=start,
+                        tol=chain.tol,
+                        optimizer=chain.optimizer,
+                        callback=callback,
                     )
                 if not (np.isfinite(result.params.flat).all() and np.isfinite(result.loss)):
                     raise FloatingPointError(f"the training ended at J = {result.loss!r} with non-finite parameters")
@@ -439,6 +454,7 @@ class _Collector:
                 tol=chain.tol,
                 directory=self.directory,
                 trained_with=trained_with,
+                optimizer=chain.optimizer,
             )
             self.results[index].append(result)
             if chain.warm_start:
@@ -505,7 +521,14 @@ def run_chains(
         start, X = chain.start, datasets[chain.data]
         for position, model in enumerate(chain.models):
             found = lookup(
-                model, X, max_iter=chain.max_iter, seed=chain.seed, params=start, tol=chain.tol, directory=directory
+                model,
+                X,
+                max_iter=chain.max_iter,
+                seed=chain.seed,
+                params=start,
+                tol=chain.tol,
+                directory=directory,
+                optimizer=chain.optimizer,
             )
             if found is None:
                 pending.append((index, chain.rest(position, start)))
