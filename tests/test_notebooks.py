@@ -181,7 +181,7 @@ def test_a_bad_knob_is_refused_under_its_name(path, tmp_path):
         (FEATURES_WORTH, {"labels_per_class": "[100, 2.5]"}, "labels_per_class[1] must be an integer >= 1; got '2.5'"),
         (FEATURES_WORTH, {"labels_per_class": "[100, 5000]"}, "labels_per_class[1] must be at most 2336"),
         (FEATURES_WORTH, {"untrained_scale": 0}, "untrained_scale must lie in (0, inf]; got 0"),
-        (THEN_AND_NOW, {"k_values": "[5, 101]"}, "k_values[1] must be an integer in [1, 100]; got 101"),
+        (THEN_AND_NOW, {"k_values": "[5, 2000]"}, "k_values[1] must be an integer in [1, 1024]; got 2000"),
         (THEN_AND_NOW, {"l0_values": "[0, 10]"}, "l0_values[0] must lie in (0, inf]; got 0.0"),
         (STROKES, {"seeds": "[0]"}, "seeds and published_seeds need at least 2 seeds each"),
         (STROKES, {"published_seeds": "[0, 0]"}, "published_seeds must hold distinct numbers"),

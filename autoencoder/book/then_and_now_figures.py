@@ -11,20 +11,47 @@ from .plotting import plot_mosaic
 
 __all__ = ["plot_frontiers", "plot_frequency_histograms", "plot_family_mosaics", "plot_family_reconstructions"]
 
-COLORS = {"2013": "tab:blue", "2023": "tab:orange", "2024": "tab:green"}
+COLORS = {"2013": "tab:blue", "2013-linear": "tab:purple", "2023": "tab:orange", "2024": "tab:green"}
+CMAPS = {"2013": "Blues", "2013-linear": "Purples", "2023": "Oranges", "2024": "Greens"}
 
 
 def _families(rows):
     return [f for f in FAMILIES if any(r["family"] == f for r in rows)]
 
 
-def plot_frontiers(rows, ax=None, title="L0 against FVU, one curve per family"):
-    """Each family's L0–FVU frontier (:func:`autoencoder.experiments.then_and_now.frontier`), L0 on a log scale."""
+def plot_frontiers(rows, ax=None, title="L0 against FVU, one curve per family", key="fvu", ylabel="FVU (test digits)"):
+    """Each family's L0–FVU frontier (:func:`autoencoder.experiments.then_and_now.frontier`), L0 on a log scale.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        One row per network, or per member with its seeds' spread
+        (:func:`autoencoder.experiments.then_and_now.seed_summary`: ``l0_sd``
+        and ``{key}_sd`` are drawn as error bars of ± 1 sd).
+    ax : Axes, optional
+    title : str
+    key : str, default "fvu"
+    ylabel : str
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4.2))
     for family in _families(rows):
-        l0, fvu = frontier(rows, family)
-        ax.plot(l0, fvu, "o-", color=COLORS[family], label=FAMILY_LABELS[family])
+        l0, fvu = frontier(rows, family, key)
+        mine = sorted((r for r in rows if r["family"] == family), key=lambda r: r["l0"])
+        if all(f"{key}_sd" in r for r in mine):
+            ax.errorbar(
+                l0,
+                fvu,
+                xerr=[r.get("l0_sd", 0.0) for r in mine],
+                yerr=[r[f"{key}_sd"] for r in mine],
+                fmt="o-",
+                ms=4,
+                capsize=2,
+                color=COLORS[family],
+                label=FAMILY_LABELS[family],
+            )
+        else:
+            ax.plot(l0, fvu, "o-", color=COLORS[family], label=FAMILY_LABELS[family])
     ax.set_xscale("log")
     ticks = [
         t
@@ -35,7 +62,7 @@ def plot_frontiers(rows, ax=None, title="L0 against FVU, one curve per family"):
     ax.xaxis.set_major_formatter(FixedFormatter([str(t) for t in ticks]))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("L0: active units per image (log scale)")
-    ax.set_ylabel("FVU (training images)")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
@@ -64,13 +91,17 @@ def plot_frequency_histograms(rows, n_examples: int, dense_fraction: float, bins
     Figure
     """
     families = _families(rows)
-    fig, axes = plt.subplots(1, len(families), figsize=(4.2 * len(families), 3.6), sharey=True, squeeze=False)
+    columns = min(len(families), 2)
+    lines = -(-len(families) // columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(4.6 * columns, 3.4 * lines), sharey=True, squeeze=False)
+    for ax in axes.flat[len(families) :]:
+        ax.set_visible(False)
     low = np.log10(1.0 / n_examples)
     edges = np.linspace(low, 0.0, bins + 1)
     dead_at = low - 0.6
-    for ax, family in zip(axes[0], families, strict=True):
+    for ax, family in zip(axes.flat, families, strict=False):
         members = [r for r in rows if r["family"] == family]
-        cmap = plt.get_cmap({"2013": "Blues", "2023": "Oranges", "2024": "Greens"}[family])
+        cmap = plt.get_cmap(CMAPS[family])
         for i, row in enumerate(members):
             color = cmap(0.4 + 0.6 * i / max(len(members) - 1, 1))
             live = row["frequency"][row["frequency"] > 0]
@@ -83,7 +114,8 @@ def plot_frequency_histograms(rows, n_examples: int, dense_fraction: float, bins
         ax.set_xlabel(r"$\log_{10}$ activation frequency $\nu_j$")
         ax.set_title(FAMILY_LABELS[family], fontsize="medium")
         ax.legend(fontsize="x-small", loc="upper center")
-    axes[0, 0].set_ylabel("hidden units")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("hidden units")
     fig.tight_layout()
     return fig
 
@@ -94,7 +126,7 @@ def plot_family_mosaics(panels, size: float = 4.0):
     Parameters
     ----------
     panels : sequence of (str, ndarray of shape (p, 784))
-        A title and the features (rows of ``W1``), in the order to draw them.
+        A title and the features (rows of ``W1``, or columns of ``W2`` transposed), in the order to draw them.
     size : float, default 4.0
         Inches per panel.
 
@@ -102,8 +134,12 @@ def plot_family_mosaics(panels, size: float = 4.0):
     -------
     Figure
     """
-    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size + 0.4), squeeze=False)
-    for ax, (title, W) in zip(axes[0], panels, strict=True):
+    columns = min(len(panels), 2)
+    lines = -(-len(panels) // columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(size * columns, (size + 0.4) * lines), squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (title, W) in zip(axes.flat, panels, strict=False):
         plot_mosaic(W, ax=ax, title=title)
         ax.title.set_fontsize("medium")
     fig.tight_layout()

@@ -117,6 +117,7 @@ KNOBS: dict[str, Knob] = {
     "untrained_scale": Knob("real", 0, low_open=True),
     # chapter 9, today's sparse autoencoders
     "learning_rate": Knob("real", 0, low_open=True),
+    "kl_learning_rate": Knob("real", 0, low_open=True),
     "batch_size": _COUNT,
     "max_epochs": _COUNT,
     "aux_k": _COUNT,
