@@ -6,6 +6,8 @@ The public API:
   ``loss_and_grad``, ``loss_terms``, ``fit``, ``encode`` and ``reconstruct``;
 - :class:`Params` — ``W1, b1, W2, b2`` as views of one flat vector;
 - :class:`FitResult` — what ``fit`` returns;
+- :class:`Adam` — minibatch training with the recipe of today's sparse
+  autoencoders, returning a ``FitResult`` too;
 - :func:`check_gradient` — central finite differences, UFLDL's measure;
 - :func:`pca` and :func:`principal_angles`.
 
@@ -19,6 +21,7 @@ measures) and :mod:`autoencoder.book` (figures, tables, the explorer; the
 """
 
 from .core.activations import ACTIVATIONS
+from .core.adam import Adam
 from .core.gradcheck import check_gradient
 from .core.model import Autoencoder, FitResult
 from .core.params import Params
@@ -27,6 +30,7 @@ from .core.sparsity import PENALTIES
 
 __all__ = [
     "ACTIVATIONS",
+    "Adam",
     "PENALTIES",
     "Autoencoder",
     "FitResult",
