@@ -102,7 +102,7 @@ def test_a_training_in_a_thread_gives_the_bits_of_one_in_the_main_thread(rng):
 def test_sweep_tasks_in_threads_hold_the_limit_and_restore_it(two_blas_threads, monkeypatch):
     # Two tasks of a sweep on one worker's threads (Client(processes=False), a threaded dask
     # worker): the first ends while the second is still training.
-    from autoencoder.experiments import sweep
+    from autoencoder.experiments import engine
 
     fit = Autoencoder.fit
     first_in, first_out = threading.Event(), threading.Event()
@@ -118,11 +118,11 @@ def test_sweep_tasks_in_threads_hold_the_limit_and_restore_it(two_blas_threads, 
 
     monkeypatch.setattr(Autoencoder, "fit", ordered_fit)
     X = np.random.default_rng(0).uniform(0.05, 0.95, size=(300, 16))
-    chain = sweep.Chain([Autoencoder(6, rho=0.1, beta=3.0)], "X", 10, 0)
+    chain = engine.Chain([Autoencoder(6, rho=0.1, beta=3.0)], "X", 10, 0)
     results = {}
 
     def task(name):
-        results[name] = sweep._train_chain(chain, X)
+        results[name] = engine._train_chain(chain, X)
 
     first = threading.Thread(target=task, args=("first",), name="first")
     first.start()

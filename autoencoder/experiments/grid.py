@@ -12,7 +12,7 @@ effective area of its features).  The grid's figures are in
 Training is a set of *chains*, one per ρ: the values of β in increasing order,
 each point starting from the solution of the previous one (continuation in β).
 A chain is one task of a sweep on Dask's distributed scheduler
-(:mod:`autoencoder.experiments.sweep`): an embedded cluster of ``n_jobs`` worker
+(:mod:`autoencoder.experiments.engine`): an embedded cluster of ``n_jobs`` worker
 processes by default, an existing cluster when given its address.  Each
 worker runs its BLAS on one thread, so a chain computes the same bits in this
 process, on one worker or on several, and the grid does not depend on
@@ -31,9 +31,9 @@ import numpy as np
 from ..core._validation import check_axis, check_int
 from ..core.model import Autoencoder, FitResult, validate_data
 from . import configurations
+from .engine import Chain, Engine, run_chains, tally
 from .measures import effective_area, localized_fraction, summarize
 from .progress import task_progress
-from .sweep import Chain, Engine, run_chains, tally
 
 __all__ = [
     "axis_with",
@@ -140,7 +140,7 @@ def train_grid(
         or of every point without ``warm_start``).
     n_jobs : int, default 2
         Worker processes of the embedded Dask cluster training chains at once
-        (:class:`autoencoder.experiments.sweep.Engine`, one thread and one BLAS thread
+        (:class:`autoencoder.experiments.engine.Engine`, one thread and one BLAS thread
         each); 1 trains in this process, also on one BLAS thread.  Ignored
         with a scheduler.
     warm_start : bool, default True
@@ -174,7 +174,7 @@ def train_grid(
         Naming the parameter: a ρ outside (0, 1), a negative β, an empty or
         repeating list, ``n_jobs < 1``, a bad scheduler, or an invalid model
         or data; before anything is trained.
-    autoencoder.experiments.sweep.SweepError
+    autoencoder.experiments.engine.SweepError
         When a point fails, naming it (the points trained are in the cache).
     """
     rhos = check_axis("rhos", rhos, inside=lambda rho: 0 < rho < 1, allowed="in (0, 1)")

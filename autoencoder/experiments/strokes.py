@@ -32,10 +32,10 @@ from ..core.model import Autoencoder, FitResult, validate_data
 from ..core.objective import output
 from ..core.pca import pca
 from . import configurations
+from .engine import Chain, Engine, run_chains, tally
 from .measures import LOCALIZED_AREA, effective_area, reconstruction_mse
 from .progress import task_progress
 from .spatial import largest_region_share, radius_of_gyration
-from .sweep import Chain, Engine, run_chains, tally
 
 __all__ = [
     "SATURATION",
@@ -155,7 +155,7 @@ def train_controls(
     ------
     ValueError
         Naming the parameter, before anything is trained.
-    autoencoder.experiments.sweep.SweepError
+    autoencoder.experiments.engine.SweepError
         When a training fails, naming it.
     """
     settings = _settings(settings)

@@ -2,7 +2,7 @@
 
 Each function trains through the model cache (:mod:`autoencoder.experiments.cache`, so
 every network is trained once and shared between chapters), as a sweep on
-Dask (:mod:`autoencoder.experiments.sweep`), and returns plain rows —
+Dask (:mod:`autoencoder.experiments.engine`), and returns plain rows —
 lists of dicts of numbers — that the chapters format with
 :func:`autoencoder.book.tables.html_table` or :func:`autoencoder.book.tables.text_table`.
 """
@@ -22,9 +22,9 @@ from ..core.model import Autoencoder
 from ..core.params import Params
 from ..core.pca import PCAResult
 from ..core.sparsity import PENALTIES, SparsityPenalty
+from .engine import Chain, Engine, run_chains, tally
 from .measures import network_metrics
 from .progress import task_progress
-from .sweep import Chain, Engine, run_chains, tally
 
 __all__ = [
     "GRADIENT_TOLERANCE",
@@ -114,7 +114,7 @@ def beta_sweep(
         The optimizer's tolerance (:meth:`Autoencoder.fit`); 0 runs all
         ``max_iter`` iterations unless the line search can make no progress.
     scheduler, n_workers : optional
-        Where the networks train, as for :class:`autoencoder.experiments.sweep.Engine`:
+        Where the networks train, as for :class:`autoencoder.experiments.engine.Engine`:
         by default Dask's configured scheduler, else an embedded cluster when
         more than one network is missing from the cache.  Warm-started
         networks form one chain, trained in order.
@@ -142,7 +142,7 @@ def beta_sweep(
 def _run(chains, X, description: str, scheduler, n_workers) -> list:
     """The results of the chains in order, trained through the cache.
 
-    The chains run on an :class:`~autoencoder.experiments.sweep.Engine`.
+    The chains run on an :class:`~autoencoder.experiments.engine.Engine`.
     """
     total = sum(len(chain.models) for chain in chains)
     with (
@@ -172,7 +172,7 @@ def compare_variants(
     X : ndarray of shape (m, n)
     max_iter, seed : int
     scheduler, n_workers : optional
-        Where the networks train, as for :class:`autoencoder.experiments.sweep.Engine`.
+        Where the networks train, as for :class:`autoencoder.experiments.engine.Engine`.
 
     Returns
     -------

@@ -25,7 +25,7 @@ L1 at ``ρ = 0`` is the mean L1 norm of the code,
 ``ρ = 0``, within the smoothing ``ε`` per unit).
 
 Every network is trained through the model cache and the sweep engine
-(:func:`autoencoder.experiments.sweep.run_chains`), from several seeds, and
+(:func:`autoencoder.experiments.engine.run_chains`), from several seeds, and
 measured by one forward pass per data set (:func:`evaluate`).  Plotting is in
 :mod:`autoencoder.book.then_and_now_figures`.
 """
@@ -44,6 +44,7 @@ from ..core._validation import check_int, check_real
 from ..core.adam import Adam
 from ..core.model import Autoencoder, FitResult, validate_data
 from ..core.objective import output
+from .engine import Chain, Engine, run_chains
 from .measures import (
     DENSE_FRACTION,
     activation_frequency,
@@ -52,7 +53,6 @@ from .measures import (
     l0,
     mean_l1_norm,
 )
-from .sweep import Chain, Engine, run_chains
 
 __all__ = [
     "FAMILIES",
