@@ -7,6 +7,8 @@ at m = 10,000, the peak memory at m = 60,000, and the covariance form of a
 linear network against its data form at m = 10,000 and 60,000 with the
 optimizer's share of a training run on it (a few minutes on 2 cores).
 ``--training`` adds a 400-iteration training run (about 2 minutes);
+``--adam`` a few epochs of minibatch Adam at chapter 9's shape, with and
+without the modern recipe's pieces (under a minute);
 ``--training-only`` runs just that, ``--covariance-only`` just the covariance
 form.  ``--markdown FILE`` also writes the tables to FILE.
 """
@@ -22,6 +24,7 @@ import numpy as np
 from . import machine
 from .breakdown import bench_breakdown, numpy_call_cost
 from .covariance import SPEEDUP_GOAL, bench_evaluations, bench_optimizer
+from .minibatch import bench_adam
 from .objective import bench_shape, peak_memory
 from .straightforward import torch_version
 from .training import bench_training
@@ -233,12 +236,36 @@ def training_section() -> list[str]:
     return lines + _table(["", ""], rows)
 
 
+def adam_section(**sizes) -> list[str]:
+    source, results = bench_adam(**sizes)
+    rows = [
+        [
+            r.setting,
+            f"{r.per_epoch:.2f} s",
+            f"{r.ratio:.2f}",
+            f"{1e3 * r.outside_per_step:.1f} ms",
+        ]
+        for r in results
+    ]
+    for row in rows:
+        print("  " + " | ".join(row), flush=True)
+    plain = results[0].per_epoch
+    lines = [f"## Minibatch Adam ({source}; TopK, float32, batches of 128)", ""]
+    lines += _table(["setting", "per epoch", "÷ its evaluations", "outside them, per step"], rows)
+    lines += [
+        "",
+        "Each setting's epoch against plain Adam's: " + ", ".join(f"{r.per_epoch / plain:.2f}" for r in results) + ".",
+    ]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="m ≤ 10,000 only, fewer repetitions, no memory")
     parser.add_argument("--training", action="store_true", help="also time a 400-iteration training run")
     parser.add_argument("--training-only", action="store_true", help="only the training run")
     parser.add_argument("--covariance-only", action="store_true", help="only the covariance form of a linear network")
+    parser.add_argument("--adam", action="store_true", help="also time minibatch Adam with the modern recipe")
     parser.add_argument("--markdown", metavar="FILE", help="also write the tables to FILE as Markdown")
     args = parser.parse_args(argv)
 
@@ -258,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         lines += covariance_section(sizes, scale) + [""]
     if args.training or args.training_only:
         lines += training_section() + [""]
+    if args.adam:
+        lines += adam_section() + [""]
     lines.append(f"Run: `python -m benchmarks {' '.join(argv if argv is not None else sys.argv[1:])}`".rstrip())
     lines.append(f"Total benchmark time {time.perf_counter() - start:.0f} s.")
     print("\n" + "\n".join(lines))

@@ -137,3 +137,17 @@ def test_covariance_section_runs_on_a_tiny_shape(tmp_path, monkeypatch):
     assert "Covariance form at m = 300 ÷ at m = 150" in text
     assert "| L-BFGS-B alone, same number of parameters, per iteration |" in text
     assert "| optimizer and bookkeeping, per iteration |" in text
+
+
+def test_adam_section_times_every_setting_on_small_shapes(monkeypatch):
+    import benchmarks.__main__ as bench
+    from benchmarks import minibatch
+
+    source, results = minibatch.bench_adam(m=64, n_hidden=16, k=3, epochs=2, batch_size=16)
+    assert [r.setting for r in results] == list(minibatch.SETTINGS)
+    for r in results:
+        assert (r.epochs, r.steps) == (2, 8)
+        assert 0 < r.objective_time <= r.wall_time and r.ratio >= 1 and r.outside_per_step >= 0
+    monkeypatch.setattr(bench, "bench_adam", lambda **_: (source, results))
+    lines = bench.adam_section()
+    assert lines[0].startswith("## Minibatch Adam") and len([x for x in lines if x.startswith("| recipe")]) == 2
