@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core._validation import check_values
 from ..core.activations import ACTIVATIONS
 from ..core.model import Autoencoder
 from ..core.sparsity import PENALTIES
@@ -165,17 +166,14 @@ def read_config(source) -> dict[str, list]:
     checked = {}
     for key, default in _defaults().items():
         value = config.get(key, default)
-        if isinstance(value, list):
-            if not value:
-                raise ValueError(f"{key} must hold at least one value; got an empty list")
-            values = [_check_value(key, item, f"{key}[{index}]") for index, item in enumerate(value)]
-        elif isinstance(value, dict):
+        if isinstance(value, dict):
             raise ValueError(f"{key} must be a value or a list of values; got a table {value!r}")
+        if isinstance(value, list):
+            values = check_values(
+                key, value, lambda label, item, key=key: _check_value(key, item, label), allowed="values", label=str
+            )
         else:
             values = [_check_value(key, value, key)]
-        repeated = sorted({str(v) for v in values if values.count(v) > 1})
-        if repeated:
-            raise ValueError(f"{key} must hold distinct values; {repeated} appear more than once in {values}")
         checked[key] = values
     return checked
 

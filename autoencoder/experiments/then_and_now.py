@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core._validation import check_int, check_real
+from ..core._validation import check_int, check_real, check_values
 from ..core.adam import Adam
 from ..core.model import Autoencoder, FitResult, validate_data
 from ..core.objective import output
@@ -125,15 +125,20 @@ class Member:
 
 
 def _values(name: str, values, *, integer: bool = False, **bounds) -> list:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
-        raise ValueError(f"{name} must be a non-empty list of numbers; got {values!r}")
+    """``values`` sorted, checked by the one list checker (:func:`autoencoder.core._validation.check_values`)."""
     if integer:
-        out = [check_int(f"{name}[{i}]", v, bounds["low"], bounds.get("high")) for i, v in enumerate(values)]
+        high = bounds.get("high")
+        allowed = f"integers in [{bounds['low']}, {high}]" if high is not None else f"integers >= {bounds['low']}"
+
+        def element(label, value):
+            return check_int(label, value, bounds["low"], high)
     else:
-        out = [check_real(f"{name}[{i}]", v, **bounds) for i, v in enumerate(values)]
-    if len(set(out)) != len(out):
-        raise ValueError(f"{name} must hold distinct values; got {values!r}")
-    return sorted(out)
+        allowed = "real numbers"
+
+        def element(label, value):
+            return check_real(label, value, **bounds)
+
+    return sorted(check_values(name, values, element, allowed=allowed))
 
 
 def configurations(
