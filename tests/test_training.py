@@ -70,3 +70,30 @@ def test_chains_train_with_their_optimizer_and_read_back_from_the_cache(X, tmp_p
     np.testing.assert_array_equal(found.params.flat, results[1][0].params.flat)
     rest = chains[0].rest(0, None)
     assert rest.optimizer is ADAM
+
+
+def test_every_training_path_trains_through_train_run(X, tmp_path, monkeypatch):
+    import inspect
+
+    from autoencoder.experiments.estimator import SparseAutoencoder
+
+    callers = []
+    real_fit, real_adam = Autoencoder.fit, Adam.fit
+
+    def fit(self, *args, **kwargs):
+        callers.append(inspect.stack()[1].function)
+        return real_fit(self, *args, **kwargs)
+
+    def adam_fit(self, *args, **kwargs):
+        callers.append(inspect.stack()[1].function)
+        return real_adam(self, *args, **kwargs)
+
+    monkeypatch.setattr(Autoencoder, "fit", fit)
+    monkeypatch.setattr(Adam, "fit", adam_fit)
+    cache.fit_cached(TOPK, X, max_iter=2, seed=5, directory=tmp_path)
+    cache.fit_cached(TOPK, X, max_iter=3, seed=5, optimizer=ADAM, directory=tmp_path)
+    with Engine(n_workers=1) as engine:
+        run_chains([Chain((TOPK,), "train", 3, 6, optimizer=ADAM)], {"train": X}, engine=engine, directory=tmp_path)
+    SparseAutoencoder(4, max_iter=2).fit(X)
+    SparseAutoencoder(4, max_iter=2, cache=str(tmp_path)).fit(X)
+    assert callers == ["train_run"] * 5

@@ -31,6 +31,7 @@ from ..core.params import Params
 from ..core.sparsity import L1_SMOOTHING
 from .cache import fit_cached
 from .measures import reconstruction_mse
+from .training import train_run
 
 __all__ = ["SparseAutoencoder", "expected_failed_checks"]
 
@@ -234,7 +235,7 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         training = self._training()
         X = validate_data(self, X, dtype=_FLOATS)
         if self.cache is False:
-            result = model.fit(X, **training)
+            result = train_run(model, model._check_X(X), **training)
         else:
             result = fit_cached(model, X, directory=None if self.cache is True else self.cache, **training)
         self.model_ = model
