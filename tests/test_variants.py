@@ -92,3 +92,18 @@ def test_the_affine_networks_train_from_their_own_seeds(unit_data, tmp_path):
     assert sorted(seed for label, seed in results if label in ("linear + L1", "Taylor 1 + L2")) == [1, 1]
     with pytest.raises(ValueError, match="converged_seeds"):
         train(unit_data, tmp_path, converged_seeds=[-1])
+
+
+def test_without_convergence_the_affine_networks_get_the_budget_of_the_others(unit_data, tmp_path, monkeypatch):
+    seen = []
+    fit = Autoencoder.fit
+
+    def recording_fit(self, X, **kwargs):
+        seen.append((self.activation, self.l1_smoothing, kwargs["max_iter"], kwargs["tol"]))
+        return fit(self, X, **kwargs)
+
+    monkeypatch.setattr(Autoencoder, "fit", recording_fit)
+    results = train(unit_data, tmp_path, seeds=[0], to_convergence=False)
+    assert sorted(s[1:] for s in seen if s[0] == "linear") == [(L1_SMOOTHING, 4, 1e-12), (1e-2, 5, 1e-12)]
+    assert [s[2:] for s in seen if s[0] == "taylor1"] == [(9, 1e-12)]
+    assert results["linear + L1", 0].n_iter <= 9

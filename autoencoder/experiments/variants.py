@@ -44,9 +44,10 @@ def train_variants(
     max_iter: int,
     widths: Sequence[float],
     stage_iter: int,
-    converged_max_iter: int,
-    converged_tol: float,
+    converged_max_iter: int = 20_000,
+    converged_tol: float = 5e-9,
     converged_seeds: Sequence[int] | None = None,
+    to_convergence: bool = True,
     n_jobs: int = 2,
     scheduler=None,
     directory: Path | None = None,
@@ -70,14 +71,18 @@ def train_variants(
     stage_iter : int
         Iterations of each later stage of a non-affine ``l1`` network, when
         ``max_iter`` allows (:func:`stage_iterations`).
-    converged_max_iter : int
+    converged_max_iter : int, default 20,000
         Iteration limit of every affine training (each stage of an ``l1`` one).
-    converged_tol : float
+    converged_tol : float, default 5e-9
         ``tol`` of every affine training (:meth:`Autoencoder.fit`): L-BFGS
         stops when an iteration lowers ``J`` by less than this fraction.
     converged_seeds : sequence of int, optional
         Seeds of the affine networks, distinct, ``>= 0``; default ``seeds``
         (fewer when a training to convergence takes long).
+    to_convergence : bool, default True
+        False: the affine networks too get ``max_iter`` iterations, stages
+        included, like every other network (``converged_max_iter`` and
+        ``converged_tol`` are then unused).
     n_jobs : int, default 2
         Worker processes of the embedded cluster; ignored with a scheduler.
     scheduler : str or distributed.Client, optional
@@ -130,7 +135,7 @@ def train_variants(
     first, later = {}, []  # first round: one chain per training; then one round per later L1 stage
     for label, model in variants.items():
         for seed in converged_seeds if model.affine else seeds:
-            if model.affine:
+            if model.affine and to_convergence:
                 models = staged(model) if label in l1 else (model,)
                 first[label, seed] = Chain(models, "X", converged_max_iter, seed, converged_tol, warm_start=True)
             elif label in l1:
