@@ -182,3 +182,14 @@ def test_relu_and_its_derivative_at_the_kink():
     # relu'(0) is taken to be 0: a unit exactly at its kink passes no gradient.
     np.testing.assert_array_equal(relu.derivative(z, a), [0.0, 0.0, 0.0, 1.0, 1.0])
     assert not relu.unit_range and relu.affine is None and not relu.needs_input
+
+
+def test_derivatives_take_a_scalar_as_they_take_an_array():
+    from autoencoder.core.activations import ACTIVATIONS
+
+    for name, f in ACTIVATIONS.items():
+        for z in (0.3, -1.7):
+            a = f.forward(np.float64(z))
+            scalar = f.derivative(z, a)
+            array = f.derivative(np.array([z]), np.array([a]))
+            assert float(scalar) == float(array[0]), name

@@ -158,6 +158,8 @@ def _taylor3_derivative(z, a, out=None):
     # 1/4 - z^2 / 16
     out = np.multiply(z, z, out=out)
     out /= 16
+    if not isinstance(out, np.ndarray):  # a scalar z: no array to write into
+        return SIGMOID_SLOPE_AT_0 - out
     return np.subtract(SIGMOID_SLOPE_AT_0, out, out=out)
 
 
