@@ -39,6 +39,7 @@ from PIL import Image
 
 from ..core._validation import check_int
 from ..experiments.dashboard import N_CLASSES, QUANTILES, FeatureCard, feature_cards
+from .explorer import SCRIPT_PRELUDE
 from .plotting import mosaic_image, png_bytes
 
 __all__ = [
@@ -82,13 +83,9 @@ _STYLE = """
 
 # Plain JavaScript, run once per fragment; it finds its own container (the parent
 # of the running script), so several fragments on a page stay independent.
-_SCRIPT = """
-(function () {
-  var script = document.currentScript;
-  var root = script ? script.parentElement : document.getElementById(%(element_id)s);
-  if (!root || root.getAttribute("data-ready") === "1") { return; }
-  root.setAttribute("data-ready", "1");
-  var cards = Array.prototype.slice.call(root.querySelectorAll("section.fd-card"));
+_SCRIPT = (
+    SCRIPT_PRELUDE
+    + """  var cards = Array.prototype.slice.call(root.querySelectorAll("section.fd-card"));
   var family = root.querySelector("select[data-control=family]");
   var position = root.querySelector("input[data-control=position]");
   var label = root.querySelector("output[data-control=label]");
@@ -121,6 +118,7 @@ _SCRIPT = """
   root.querySelector("button[data-control=next]").addEventListener("click", function () { step(1); });
 })();
 """
+)
 
 
 def _number(value: float) -> str:

@@ -50,13 +50,18 @@ _POINT_KEYS = ("mosaic_png", "histogram_png", "metrics")
 # id, stay independent), reads the JSON data block and swaps the figures.  The
 # JSON leaves the images of the initial point out (they are already the <img>
 # sources); the script takes them from the page.
-_SCRIPT = """
+SCRIPT_PRELUDE = """
 (function () {
   var script = document.currentScript;
   var root = script ? script.parentElement : document.getElementById(%(element_id)s);
   if (!root || root.getAttribute("data-ready") === "1") { return; }
   root.setAttribute("data-ready", "1");
-  var data = JSON.parse(root.querySelector("script.explorer-data").textContent);
+"""
+"""The start of every static widget's script: find its own container once, even with several on a page."""
+
+_SCRIPT = (
+    SCRIPT_PRELUDE
+    + """  var data = JSON.parse(root.querySelector("script.explorer-data").textContent);
   var rho = root.querySelector("input[data-parameter=rho]");
   var beta = root.querySelector("input[data-parameter=beta]");
   var mosaic = root.querySelector("img.explorer-mosaic");
@@ -85,6 +90,7 @@ _SCRIPT = """
   beta.addEventListener("input", update);
 })();
 """
+)
 
 _STYLE = """
 .rho-beta-explorer { margin: 1em 0; }

@@ -43,7 +43,7 @@ import numpy as np
 from ..core._validation import check_int, check_real, check_values
 from ..core.adam import Adam
 from ..core.model import Autoencoder, FitResult, validate_data
-from ..core.objective import output
+from ..core.objective import hidden, output
 from .engine import Chain, Engine, run_chains
 from .measures import (
     DENSE_FRACTION,
@@ -326,17 +326,17 @@ def evaluate(member: Member, params, X_test, X_train=None) -> dict:
         shape (p,)), ``dead`` and ``dense`` (counts of units firing on no
         training digit, and on more than :data:`DENSE_FRACTION` of them),
         ``rho_hat`` (ndarray of shape (p,)), ``sparsity_term`` (the
-        penalty ``Σ_j φ(ρ̂_j)`` without ``β``).
+        penalty ``Σ_j φ(ρ̂_j)`` without ``β``), and for ReLU latents
+        ``unreachable`` (:func:`dead_latent_reach`).
     """
     model, tau = member.model, member.threshold
     X_test = validate_data(X_test)
     params_test = params.astype(X_test.dtype)
     A = model.encode(params_test, X_test)
     H = output(model.g, params_test, A)[1]
-    hard = np.where(A > tau, A, 0).astype(A.dtype, copy=False)
     row = {
         "fvu": fraction_of_variance_unexplained(X_test, H),
-        "hard_fvu": fraction_of_variance_unexplained(X_test, output(model.g, params_test, hard)[1]),
+        "hard_fvu": _fvu_of_active(model, params_test, X_test, A, tau),
         "l0": l0(A, tau),
         "mean_l1_norm": mean_l1_norm(A),
         "threshold": tau,
@@ -346,11 +346,12 @@ def evaluate(member: Member, params, X_test, X_train=None) -> dict:
         "dense": math.nan,
         "rho_hat": None,
         "sparsity_term": math.nan,
+        "unreachable": math.nan,
     }
     if X_train is not None:
         X_train = validate_data(X_train)
         params_train = params.astype(X_train.dtype)
-        A = model.encode(params_train, X_train)
+        Z, A = hidden(model.f, params_train, X_train)
         frequency = activation_frequency(A, tau)
         row.update(
             train_fvu=fraction_of_variance_unexplained(X_train, output(model.g, params_train, A)[1]),
@@ -360,7 +361,20 @@ def evaluate(member: Member, params, X_test, X_train=None) -> dict:
             rho_hat=A.mean(axis=0, dtype=np.float64),
         )
         row["sparsity_term"] = float(np.sum(model.penalty.value(row["rho_hat"], model.rho)))
+        if model.activation == "relu":
+            row["unreachable"] = _unreachable(Z, frequency == 0)
     return row
+
+
+def _fvu_of_active(model: Autoencoder, params, X: np.ndarray, A: np.ndarray, threshold: float) -> float:
+    """The FVU of ``X`` when the decoder gets only the activations of ``A`` above ``threshold``."""
+    hard = np.where(A > threshold, A, 0).astype(A.dtype, copy=False)
+    return fraction_of_variance_unexplained(X, output(model.g, params, hard)[1])
+
+
+def _unreachable(Z: np.ndarray, dead: np.ndarray) -> int:
+    """Dead latents whose pre-activation (a column of ``Z``) is positive on no example."""
+    return int(np.count_nonzero(dead & (Z.max(axis=0) <= 0)))
 
 
 def measure_members(
@@ -607,9 +621,9 @@ def dead_latent_reach(member: Member, params, X) -> dict[str, int]:
         raise ValueError(f"member must have ReLU latents; got activation={member.model.activation!r}")
     X = validate_data(X)
     params = params.astype(X.dtype)
-    dead = ~(member.model.encode(params, X) > 0).any(axis=0)
-    largest = (X @ params.W1.T + params.b1).max(axis=0)
-    return {"dead": int(dead.sum()), "unreachable": int(np.count_nonzero(dead & (largest <= 0)))}
+    Z, A = hidden(member.model.f, params, X)
+    dead = ~(A > 0).any(axis=0)
+    return {"dead": int(dead.sum()), "unreachable": _unreachable(Z, dead)}
 
 
 def fvu_of_hard_code(model: Autoencoder, params, X, threshold: float) -> float:
@@ -633,6 +647,5 @@ def fvu_of_hard_code(model: Autoencoder, params, X, threshold: float) -> float:
     """
     threshold = check_real("threshold", threshold, low=0)
     X = validate_data(X)
-    A = model.encode(params, X)
-    hard = np.where(A > threshold, A, 0).astype(A.dtype, copy=False)
-    return fraction_of_variance_unexplained(X, output(model.g, params.astype(X.dtype), hard)[1])
+    params = params.astype(X.dtype)
+    return _fvu_of_active(model, params, X, model.encode(params, X), threshold)
