@@ -85,9 +85,6 @@ FAMILY_LABELS = {
 }
 """How each family is named in tables and legends."""
 
-MODERN = ("2023", "2024")
-"""The families trained with the modern recipe."""
-
 STOPPING = {"plateau": 0.01, "decays": 1, "decay": 0.1}
 """The stopping rule of every network (:class:`~autoencoder.core.adam.Adam`'s settings): a run ends the
 second time an epoch's mean training loss falls by less than 1 % from the previous epoch's, the
