@@ -83,6 +83,24 @@ def test_exactly_the_eigenvalues_above_lambda_give_nonzero_singular_values(data)
     assert transpose_gap(result.params) < TIED
 
 
+@pytest.mark.parametrize("lam", [0.05 / 16, 0.3 / 16])
+def test_a_taylor_1_network_is_a_linear_one_with_sixteen_times_the_weight_decay(data, lam):
+    # f(z) = ½ + z/4 in both layers: U = W/4 is a linear network with weight decay 16λ, so the singular
+    # values of W2 are 4 sqrt(max(0, 1 − 16λ/ℓ_i)); at 16λ = 0.3 only four of the five are non-zero.
+    X, reference = data
+    model = Autoencoder(P, activation="taylor1", sparsity="l2", rho=RHO, beta=3.0, weight_decay=lam)
+    result = model.fit(X, max_iter=20_000, tol=0.0)
+    assert result.n_iter < 20_000
+    expected = kunin_singular_values(SPECTRUM, lam, P, slope=0.25)
+    np.testing.assert_allclose(expected, 4 * np.sqrt(np.maximum(0, 1 - 16 * lam / SPECTRUM[:P])), rtol=1e-15)
+    assert np.count_nonzero(expected) == np.sum(SPECTRUM[:P] > 16 * lam)
+    values, _ = singular_directions(result.params, reference.components)
+    np.testing.assert_allclose(values, expected, rtol=0, atol=1e-5)
+    assert transpose_gap(result.params) < 10 * TIED
+    # The formula for slope 1 does not fit: the test can tell the two apart.
+    assert np.abs(values - kunin_singular_values(SPECTRUM, lam, P)).max() > 0.1
+
+
 def test_the_biases_absorb_the_l2_penalty_for_every_beta(data):
     X, _ = data
     lam = 0.05
@@ -156,6 +174,7 @@ def test_singular_directions_of_a_known_decoder(rng):
     [
         (lambda: kunin_singular_values([1.0, 0.5], -0.1, 1), ["weight_decay"]),
         (lambda: kunin_singular_values([1.0, 0.5], 0.1, 3), ["n_hidden", "[1, 2]"]),
+        (lambda: kunin_singular_values([1.0, 0.5], 0.1, 1, slope=0.0), ["slope"]),
         (lambda: kunin_singular_values([[1.0]], 0.1, 1), ["eigenvalues", "1-D"]),
         (lambda: kunin_singular_values([1.0, np.nan], 0.1, 1), ["eigenvalues", "finite"]),
         (lambda: eigenvalue_gaps([1.0, 0.5], 2), ["n_hidden", "[1, 1]"]),

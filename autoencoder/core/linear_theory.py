@@ -56,7 +56,7 @@ def _eigenvalues(eigenvalues) -> np.ndarray:
     return np.sort(values)[::-1]
 
 
-def kunin_singular_values(eigenvalues, weight_decay: float, n_hidden: int) -> np.ndarray:
+def kunin_singular_values(eigenvalues, weight_decay: float, n_hidden: int, slope: float = 1.0) -> np.ndarray:
     """The singular values of ``W2`` at the minimum with weight decay: ``sqrt(max(0, 1 − λ/ℓ_i))``.
 
     Parameters
@@ -68,19 +68,26 @@ def kunin_singular_values(eigenvalues, weight_decay: float, n_hidden: int) -> np
         ``λ ≥ 0``.
     n_hidden : int
         ``p``.
+    slope : float, default 1
+        ``s > 0`` of an affine transfer function ``f(z) = c + s z`` used in
+        both layers (1 for the identity, ¼ for the Taylor polynomial of
+        order 1).  With ``U_k = s W_k`` such a network is a linear one with
+        weight decay ``λ / s²``, so the singular values of ``W2`` are
+        ``sqrt(max(0, 1 − λ / (s² ℓ_i))) / s``.
 
     Returns
     -------
     ndarray of shape (n_hidden,)
-        In decreasing order; 0 where ``ℓ_i ≤ λ``.
+        In decreasing order; 0 where ``s² ℓ_i ≤ λ``.
     """
     lam = check_real("weight_decay", weight_decay, low=0)
+    s = check_real("slope", slope, low=0, low_open=True)
     values = _eigenvalues(eigenvalues)
     p = check_int("n_hidden", n_hidden, 1, values.size)
     top = values[:p]
     with np.errstate(divide="ignore"):
-        ratio = np.where(top > 0, lam / np.where(top > 0, top, 1.0), np.inf)
-    return np.sqrt(np.maximum(0.0, 1.0 - ratio))
+        ratio = np.where(top > 0, lam / (s * s * np.where(top > 0, top, 1.0)), np.inf)
+    return np.sqrt(np.maximum(0.0, 1.0 - ratio)) / s
 
 
 def eigenvalue_gaps(eigenvalues, n_hidden: int) -> np.ndarray:
