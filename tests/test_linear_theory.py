@@ -14,6 +14,7 @@ import pytest
 from autoencoder import Autoencoder, Params, pca, principal_angles
 from autoencoder.core.linear_theory import (
     eigenvalue_gaps,
+    kunin_reconstruction_error,
     kunin_singular_values,
     neighbour_curvature,
     rotation_curvature,
@@ -99,6 +100,19 @@ def test_a_taylor_1_network_is_a_linear_one_with_sixteen_times_the_weight_decay(
     assert transpose_gap(result.params) < 10 * TIED
     # The formula for slope 1 does not fit: the test can tell the two apart.
     assert np.abs(values - kunin_singular_values(SPECTRUM, lam, P)).max() > 0.1
+    error = np.mean(np.sum((model.reconstruct(result.params, X) - X) ** 2, axis=1))
+    expected_error = kunin_reconstruction_error(SPECTRUM, lam, P, slope=0.25)
+    assert abs(error - expected_error) <= 1e-6 * expected_error
+    assert abs(error - kunin_reconstruction_error(SPECTRUM, lam, P)) > 1e-3
+
+
+def test_kunin_reconstruction_error_formula():
+    spectrum = [4.0, 1.0, 0.5, 0.25]
+    assert kunin_reconstruction_error(spectrum, 0.0, 2) == eckart_young_error(spectrum, 2) == 0.75
+    # λ = 0.5 keeps ℓ = 4 and 1 (0.5²/ℓ left of each), drops ℓ = 0.5 of the top 3, and the tail 0.25.
+    assert kunin_reconstruction_error(spectrum, 0.5, 3) == pytest.approx(0.0625 + 0.25 + 0.5 + 0.25)
+    # slope ½ quadruples the effective weight decay: λ' = 2 keeps ℓ = 4 (2²/4 = 1 left) and drops ℓ = 1.
+    assert kunin_reconstruction_error(spectrum, 0.5, 3, slope=0.5) == pytest.approx(1.0 + 1.0 + 0.5 + 0.25)
 
 
 def test_the_biases_absorb_the_l2_penalty_for_every_beta(data):
@@ -175,6 +189,8 @@ def test_singular_directions_of_a_known_decoder(rng):
         (lambda: kunin_singular_values([1.0, 0.5], -0.1, 1), ["weight_decay"]),
         (lambda: kunin_singular_values([1.0, 0.5], 0.1, 3), ["n_hidden", "[1, 2]"]),
         (lambda: kunin_singular_values([1.0, 0.5], 0.1, 1, slope=0.0), ["slope"]),
+        (lambda: kunin_reconstruction_error([1.0, 0.5], 0.1, 3), ["n_hidden", "[1, 2]"]),
+        (lambda: kunin_reconstruction_error([1.0, 0.5], -1.0, 1), ["weight_decay"]),
         (lambda: kunin_singular_values([[1.0]], 0.1, 1), ["eigenvalues", "1-D"]),
         (lambda: kunin_singular_values([1.0, np.nan], 0.1, 1), ["eigenvalues", "finite"]),
         (lambda: eigenvalue_gaps([1.0, 0.5], 2), ["n_hidden", "[1, 1]"]),

@@ -41,6 +41,7 @@ from .params import Params
 
 __all__ = [
     "eigenvalue_gaps",
+    "kunin_reconstruction_error",
     "kunin_singular_values",
     "neighbour_curvature",
     "rotation_curvature",
@@ -88,6 +89,41 @@ def kunin_singular_values(eigenvalues, weight_decay: float, n_hidden: int, slope
     with np.errstate(divide="ignore"):
         ratio = np.where(top > 0, lam / (s * s * np.where(top > 0, top, 1.0)), np.inf)
     return np.sqrt(np.maximum(0.0, 1.0 - ratio)) / s
+
+
+def kunin_reconstruction_error(eigenvalues, weight_decay: float, n_hidden: int, slope: float = 1.0) -> float:
+    """The mean squared reconstruction error per example at the minimum with weight decay.
+
+    At the minimum of :func:`kunin_singular_values` the reconstruction keeps
+    the fraction ``σ_i² = 1 − λ'/ℓ_i`` (``λ' = λ / s²``) of each of the top
+    ``p`` principal directions with ``ℓ_i > λ'``, leaving the variance
+    ``ℓ_i (λ'/ℓ_i)² = λ'²/ℓ_i`` there, and all of ``ℓ_i`` elsewhere.
+
+    Parameters
+    ----------
+    eigenvalues : array_like of shape (n,)
+        *All* eigenvalues ``ℓ_i`` of the data's covariance (divisor ``m``), any order.
+    weight_decay : float
+        ``λ ≥ 0``.
+    n_hidden : int
+        ``p``, at most the number of eigenvalues.
+    slope : float, default 1
+        As for :func:`kunin_singular_values`.
+
+    Returns
+    -------
+    float
+        ``Σ_{i ≤ p, ℓ_i > λ'} λ'²/ℓ_i + Σ_{other i} ℓ_i``: at ``λ = 0`` the
+        Eckart–Young error.
+    """
+    lam = check_real("weight_decay", weight_decay, low=0)
+    s = check_real("slope", slope, low=0, low_open=True)
+    values = _eigenvalues(eigenvalues)
+    p = check_int("n_hidden", n_hidden, 1, values.size)
+    shrunk = lam / (s * s)
+    top = values[:p]
+    kept = top > shrunk
+    return float(np.sum(shrunk**2 / top[kept]) + np.sum(top[~kept]) + np.sum(values[p:]))
 
 
 def eigenvalue_gaps(eigenvalues, n_hidden: int) -> np.ndarray:
