@@ -5,7 +5,7 @@ import pytest
 from autoencoder import Autoencoder
 from autoencoder.core.sparsity import L1_SMOOTHING
 from autoencoder.experiments.continuation import ContinuationResult
-from autoencoder.experiments.variants import final_fit, train_variants
+from autoencoder.experiments.variants import continue_variants, final_fit, train_variants
 
 WIDTHS = (1e-2, L1_SMOOTHING)
 
@@ -107,3 +107,33 @@ def test_without_convergence_the_affine_networks_get_the_budget_of_the_others(un
     assert sorted(s[1:] for s in seen if s[0] == "linear") == [(L1_SMOOTHING, 4, 1e-12), (1e-2, 5, 1e-12)]
     assert [s[2:] for s in seen if s[0] == "taylor1"] == [(9, 1e-12)]
     assert results["linear + L1", 0].n_iter <= 9
+
+
+def test_a_continuation_is_the_fit_from_the_trained_parameters(unit_data, tmp_path):
+    models = variants()
+    first = train(unit_data, tmp_path, seeds=[0], variants={k: models[k] for k in ("sigmoid + KL", "sigmoid + L1")})
+    starts = {key: final_fit(result).params for key, result in first.items()}
+    more = continue_variants(models, unit_data, starts, max_iter=6, n_jobs=1, directory=tmp_path)
+    assert list(more) == list(starts)
+    for (label, seed), result in more.items():
+        plain = models[label].fit(unit_data, max_iter=6, params=starts[label, seed])
+        assert result.params.flat.tolist() == plain.params.flat.tolist()
+        assert result.loss < final_fit(first[label, seed]).loss
+
+
+@pytest.mark.parametrize(
+    ("starts", "kwargs", "match"),
+    [
+        ({}, {}, "starts must map"),
+        ({("nonesuch", 0): None}, {}, "starts must map"),
+        ({("sigmoid + KL", 0): "params"}, {}, "starts must map"),
+        (None, {"max_iter": 0}, "max_iter"),
+    ],
+)
+def test_bad_continuations_are_refused(unit_data, tmp_path, monkeypatch, starts, kwargs, match):
+    models = variants()
+    if starts is None:
+        starts = {("sigmoid + KL", 0): models["sigmoid + KL"].init_params(unit_data.shape[1], seed=0)}
+    monkeypatch.setattr(Autoencoder, "fit", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(ValueError, match=match):
+        continue_variants(models, unit_data, starts, **({"max_iter": 3, "directory": tmp_path} | kwargs))

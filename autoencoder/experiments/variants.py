@@ -24,11 +24,12 @@ from pathlib import Path
 
 from ..core._validation import check_axis, check_int, check_real
 from ..core.model import Autoencoder, FitResult
+from ..core.params import Params
 from .continuation import ContinuationResult, check_widths, stage_iterations
 from .engine import Chain, Engine, run_chains, tally
 from .progress import task_progress
 
-__all__ = ["final_fit", "train_variants"]
+__all__ = ["continue_variants", "final_fit", "train_variants"]
 
 
 def final_fit(result: FitResult | ContinuationResult) -> FitResult:
@@ -165,3 +166,61 @@ def train_variants(
             for key, result in zip(later, results, strict=True):
                 done[key] = done[key] + result
     return {key: ContinuationResult(widths, tuple(done[key])) if key[0] in l1 else done[key][0] for key in first}
+
+
+def continue_variants(
+    variants: Mapping[str, Autoencoder],
+    X,
+    starts: Mapping[tuple[str, int], Params],
+    *,
+    max_iter: int,
+    n_jobs: int = 2,
+    scheduler=None,
+    directory: Path | None = None,
+) -> dict[tuple[str, int], FitResult]:
+    """The doubling check: ``max_iter`` more iterations of some trained networks, from where they stopped.
+
+    Parameters
+    ----------
+    variants : mapping of str to Autoencoder
+        Label to configuration (an ``l1`` one continues at its own
+        ``l1_smoothing``, its last stage's).
+    X : ndarray of shape (m, n)
+        The training examples they were trained on.
+    starts : mapping of (str, int) to Params
+        ``(label, seed) -> parameters`` to continue from, labels of ``variants``.
+    max_iter : int
+        L-BFGS iterations of each continuation, ``>= 1``.
+    n_jobs : int, default 2
+        Worker processes of the embedded cluster; ignored with a scheduler.
+    scheduler : str or distributed.Client, optional
+        As for :class:`autoencoder.experiments.engine.Engine`.
+    directory : Path, optional
+        Model cache directory.
+
+    Returns
+    -------
+    dict
+        ``(label, seed) -> FitResult`` in the order of ``starts``.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter, before anything is trained.
+    """
+    unknown = [key for key in starts if not isinstance(key, tuple) or key[0] not in variants]
+    if not starts or unknown:
+        raise ValueError(f"starts must map (label, seed) of variants to Params; got {list(starts)!r}")
+    if not all(isinstance(p, Params) for p in starts.values()):
+        raise ValueError("starts must map (label, seed) of variants to Params")
+    max_iter = check_int("max_iter", max_iter, 1)
+    n_jobs = check_int("n_jobs", n_jobs, 1)
+    chains = [
+        Chain((variants[label],), "X", max_iter, int(seed), start=start) for (label, seed), start in starts.items()
+    ]
+    with (
+        task_progress(f"{len(chains)} continuations", len(chains), unit="trainings") as advance,
+        Engine(scheduler, n_workers=n_jobs) as engine,
+    ):
+        trained = run_chains(chains, {"X": X}, engine=engine, directory=directory, advance=tally(advance))
+    return {key: results[0] for key, results in zip(starts, trained, strict=True)}
