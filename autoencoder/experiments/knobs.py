@@ -90,6 +90,8 @@ KNOBS: dict[str, Knob] = {
     "converged_n_train": Knob("int", 1, MNIST_TRAIN),
     "converged_max_iter": _COUNT,
     "converged_tol": Knob("real", 0),
+    "converged_seeds": Knob("ints", 0),
+    "spread_seeds": Knob("ints", 0),
     "n_examples": _COUNT,
     "n_visible": _COUNT,
     "sparse_linear_beta": _WEIGHT,
