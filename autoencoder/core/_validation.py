@@ -144,6 +144,12 @@ def check_values(
     return kept
 
 
+def check_seeds(name: str, values) -> list[int]:
+    """Return ``values`` as a list of distinct seeds: integers ``>= 0``, at least one (:func:`check_axis`)."""
+    inside = lambda s: s >= 0 and s == int(s)  # noqa: E731
+    return [int(s) for s in check_axis(name, values, inside=inside, allowed="integers >= 0")]
+
+
 def check_axis(
     name: str,
     values,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core._validation import check_axis, check_int, check_real
+from ..core._validation import check_int, check_real, check_seeds
 from ..core.model import Autoencoder, FitResult
 from .engine import Chain, Engine, run_chains, tally
 from .progress import task_progress
@@ -38,11 +38,6 @@ class Replicates:
 
     fits: dict[int, FitResult]
     doubled: dict[int, FitResult]
-
-
-def _seeds(name: str, values) -> list[int]:
-    inside = lambda s: s >= 0 and s == int(s)  # noqa: E731
-    return [int(s) for s in check_axis(name, values, inside=inside, allowed="integers >= 0")]
 
 
 def train_replicates(
@@ -92,8 +87,8 @@ def train_replicates(
     """
     if not isinstance(model, Autoencoder):
         raise ValueError(f"model must be an Autoencoder; got {model!r}")
-    seeds = _seeds("seeds", seeds)
-    doubled = _seeds("doubled", doubled) if len(doubled) else []
+    seeds = check_seeds("seeds", seeds)
+    doubled = check_seeds("doubled", doubled) if len(doubled) else []
     if not set(doubled) <= set(seeds):
         raise ValueError(f"doubled must name seeds of seeds {seeds}; got {doubled}")
     max_iter = check_int("max_iter", max_iter, 1)

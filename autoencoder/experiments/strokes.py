@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core._validation import check_axis, check_int
+from ..core._validation import check_int, check_seeds
 from ..core.model import Autoencoder, FitResult, validate_data
 from ..core.objective import output
 from ..core.pca import pca
@@ -159,9 +159,7 @@ def train_controls(
         When a training fails, naming it.
     """
     settings = _settings(settings)
-    seeds = [
-        int(s) for s in check_axis("seeds", seeds, inside=lambda s: s >= 0 and s == int(s), allowed="integers >= 0")
-    ]
+    seeds = check_seeds("seeds", seeds)
     n_hidden = check_int("n_hidden", n_hidden, 1)
     max_iter = check_int("max_iter", max_iter, 0)
     n_jobs = check_int("n_jobs", n_jobs, 1)

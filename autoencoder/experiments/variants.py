@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..core._validation import check_axis, check_int, check_real
+from ..core._validation import check_int, check_real, check_seeds
 from ..core.model import Autoencoder, FitResult
 from ..core.params import Params
 from .continuation import ContinuationResult, check_widths, stage_iterations
@@ -106,17 +106,10 @@ def train_variants(
     """
     if not variants or not all(isinstance(m, Autoencoder) for m in variants.values()):
         raise ValueError(f"variants must map labels to Autoencoder; got {variants!r}")
-    seeds = [
-        int(s) for s in check_axis("seeds", seeds, inside=lambda s: s >= 0 and s == int(s), allowed="integers >= 0")
-    ]
+    seeds = check_seeds("seeds", seeds)
     if converged_seeds is None:
         converged_seeds = seeds
-    converged_seeds = [
-        int(s)
-        for s in check_axis(
-            "converged_seeds", converged_seeds, inside=lambda s: s >= 0 and s == int(s), allowed="integers >= 0"
-        )
-    ]
+    converged_seeds = check_seeds("converged_seeds", converged_seeds)
     max_iter = check_int("max_iter", max_iter, 1)
     stage_iter = check_int("stage_iter", stage_iter, 1)
     converged_max_iter = check_int("converged_max_iter", converged_max_iter, 1)
