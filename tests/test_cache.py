@@ -5,6 +5,7 @@ import pytest
 
 from autoencoder import Autoencoder
 from autoencoder.experiments import cache as cache_mod
+from autoencoder.experiments import model_store
 from autoencoder.experiments.cache import cache_key, fit_cached
 
 
@@ -16,7 +17,7 @@ def test_second_call_reads_the_stored_result(unit_data, tmp_path, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("trained again")
 
-    monkeypatch.setattr(Autoencoder, "fit", no_training)
+    monkeypatch.setattr(Autoencoder, "_fit", no_training)
     second = fit_cached(model, unit_data, max_iter=5, directory=tmp_path)
     np.testing.assert_array_equal(first.params.flat, second.params.flat)
     for k in first.history:
@@ -73,14 +74,14 @@ def test_cache_directory_follows_the_environment(tmp_path, monkeypatch):
 def test_key_changes_with_the_numerics(unit_data, monkeypatch):
     base = {"max_iter": 5, "seed": 0, "tol": 1e-12}
     key = cache_key(Autoencoder(3), unit_data, **base)
-    monkeypatch.setattr(cache_mod, "NUMERICS_VERSION", cache_mod.NUMERICS_VERSION + 1)
+    monkeypatch.setattr(model_store, "NUMERICS_VERSION", model_store.NUMERICS_VERSION + 1)
     bumped = cache_key(Autoencoder(3), unit_data, **base)
     monkeypatch.undo()
-    real = cache_mod.environment.describe
+    real = model_store.environment.describe
     other = "SkylakeX" if real()["kernel"] == "Haswell" else "Haswell"
-    monkeypatch.setattr(cache_mod.environment, "describe", lambda: {**real(), "kernel": other})
+    monkeypatch.setattr(model_store.environment, "describe", lambda: {**real(), "kernel": other})
     other_kernel = cache_key(Autoencoder(3), unit_data, **base)
-    monkeypatch.setattr(cache_mod.environment, "describe", lambda: {**real(), "workers": 7, "cores": 9})
+    monkeypatch.setattr(model_store.environment, "describe", lambda: {**real(), "workers": 7, "cores": 9})
     other_cores = cache_key(Autoencoder(3), unit_data, **base)
     assert len({key, bumped, other_kernel}) == 3
     assert other_cores == key  # the worker count changes no bit, so entries are shared

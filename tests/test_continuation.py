@@ -32,7 +32,7 @@ def l1_model():
     ],
 )
 def test_bad_arguments_are_refused_before_any_training(l1_model, unit_data, tmp_path, monkeypatch, kwargs, match):
-    monkeypatch.setattr(Autoencoder, "fit", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(Autoencoder, "_fit", lambda *a, **k: pytest.fail("trained"))
     arguments = {"max_iter": 5, **kwargs}
     with pytest.raises(ValueError, match=match):
         fit_l1_continuation(l1_model, unit_data, directory=tmp_path, **arguments)
@@ -53,13 +53,13 @@ def test_widths_end_at_a_non_default_smoothing():
 
 def test_stages_run_at_the_widths_in_order_and_warm_start(l1_model, unit_data, tmp_path, monkeypatch):
     seen = []
-    fit = Autoencoder.fit
+    fit = Autoencoder._fit
 
     def recording_fit(self, X, **kwargs):
         seen.append((self.l1_smoothing, kwargs["max_iter"], kwargs["params"]))
         return fit(self, X, **kwargs)
 
-    monkeypatch.setattr(Autoencoder, "fit", recording_fit)
+    monkeypatch.setattr(Autoencoder, "_fit", recording_fit)
     widths = (1e-1, 1e-2, L1_SMOOTHING)
     result = fit_l1_continuation(l1_model, unit_data, widths=widths, max_iter=(3, 4, 5), directory=tmp_path)
     assert [w for w, _, _ in seen] == list(widths)
@@ -78,7 +78,7 @@ def test_every_stage_goes_through_the_cache(l1_model, unit_data, tmp_path, monke
     widths = (1e-1, 1e-2, L1_SMOOTHING)
     first = fit_l1_continuation(l1_model, unit_data, widths=widths, max_iter=4, directory=tmp_path)
     assert len(list(tmp_path.glob("*.npz"))) == len(widths)
-    monkeypatch.setattr(Autoencoder, "fit", lambda *a, **k: pytest.fail("trained again"))
+    monkeypatch.setattr(Autoencoder, "_fit", lambda *a, **k: pytest.fail("trained again"))
     second = fit_l1_continuation(l1_model, unit_data, widths=widths, max_iter=4, directory=tmp_path)
     for a, b in zip(first.stages, second.stages, strict=True):
         np.testing.assert_array_equal(a.params.flat, b.params.flat)

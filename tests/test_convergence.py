@@ -14,8 +14,9 @@ from autoencoder.core import model as model_mod
 from autoencoder.core.model import GRAD_TOL
 from autoencoder.core.params import Params
 from autoencoder.experiments import cache as cache_mod
-from autoencoder.experiments import sweep
+from autoencoder.experiments import model_store, sweep
 from autoencoder.experiments.configurations import sparse_sigmoid
+from autoencoder.experiments.runs import Run
 
 LIMIT = "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"
 AFFINE = {"activation": "linear", "output_activation": "linear", "sparsity": "none"}
@@ -158,7 +159,9 @@ def old_entry(unit_data, tmp_path):
     """A trained model and the path of its cache entry, written in the format without ``grad_norm``."""
     model, run = Autoencoder(3), {"max_iter": 7, "seed": 2, "tol": 1e-12}
     result = model.fit(unit_data, **run)
-    description, _, path = cache_mod._location(model, unit_data, params=None, directory=tmp_path, **run)
+    description, _, path = model_store._location(
+        Run(model, **run), model_store.checked_data(unit_data, [model]), tmp_path
+    )
     write_old_entry(path, result, description)
     return model, run, result, path
 
@@ -178,7 +181,7 @@ def test_an_old_entry_gets_its_grad_norm_on_look_up_without_training(unit_data, 
     def no_training(*args, **kwargs):
         raise AssertionError("trained again")
 
-    monkeypatch.setattr(Autoencoder, "fit", no_training)
+    monkeypatch.setattr(Autoencoder, "_fit", no_training)
     found = cache_mod.lookup(model, unit_data, directory=path.parent, **run)
     assert found.grad_norm == trained.grad_norm
     # Written back into the entry, with the same parameters, history, key and modification time.
@@ -198,7 +201,7 @@ def test_an_old_entry_in_a_cache_that_cannot_be_written_keeps_grad_norm_in_memor
     def read_only(*args, **kwargs):
         raise PermissionError("read-only cache")
 
-    monkeypatch.setattr(cache_mod, "write_atomic", read_only)
+    monkeypatch.setattr(model_store, "write_atomic", read_only)
     found = cache_mod.fit_cached(model, unit_data, directory=path.parent, **run)
     assert found.grad_norm == trained.grad_norm
     assert path.read_bytes() == before

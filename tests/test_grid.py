@@ -84,7 +84,7 @@ def test_a_second_call_reads_the_cache(data, tmp_path, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("trained again instead of reading the cache")
 
-    monkeypatch.setattr(Autoencoder, "fit", no_training)
+    monkeypatch.setattr(Autoencoder, "_fit", no_training)
     again = train(data, tmp_path, n_jobs=1)
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.npz")} == mtimes
     for key in first:

@@ -25,7 +25,7 @@ def test_each_seed_is_the_plain_fit_and_a_doubled_one_continues_it(unit_data, tm
 
 def test_a_second_call_reads_everything_from_the_cache(unit_data, tmp_path, monkeypatch):
     first = train_replicates(model(), unit_data, [0, 1], max_iter=5, doubled=[0], n_jobs=1, directory=tmp_path)
-    monkeypatch.setattr(Autoencoder, "fit", lambda *a, **k: pytest.fail("trained again"))
+    monkeypatch.setattr(Autoencoder, "_fit", lambda *a, **k: pytest.fail("trained again"))
     again = train_replicates(model(), unit_data, [0, 1], max_iter=5, doubled=[0], n_jobs=1, directory=tmp_path)
     np.testing.assert_array_equal(again.doubled[0].params.flat, first.doubled[0].params.flat)
     np.testing.assert_array_equal(again.fits[1].params.flat, first.fits[1].params.flat)
@@ -44,7 +44,7 @@ def test_a_second_call_reads_everything_from_the_cache(unit_data, tmp_path, monk
     ],
 )
 def test_bad_arguments_are_refused_before_any_training(unit_data, tmp_path, monkeypatch, kwargs, match):
-    monkeypatch.setattr(Autoencoder, "fit", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(Autoencoder, "_fit", lambda *a, **k: pytest.fail("trained"))
     arguments = {"model": model(), "seeds": [0, 1], "max_iter": 5, "n_jobs": 1, "directory": tmp_path} | kwargs
     with pytest.raises(ValueError, match=match):
         train_replicates(arguments.pop("model"), unit_data, arguments.pop("seeds"), **arguments)

@@ -8,7 +8,6 @@ stay empty, stopped at the end) and are marked ``slow``.
 import csv
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +15,7 @@ import time
 
 import numpy as np
 import pytest
+from dask_cluster import TIMEOUT, free_port, start_cluster, stop
 
 from autoencoder.core.model import Autoencoder
 from autoencoder.experiments import grid, sweep
@@ -25,7 +25,6 @@ RHOS = [0.05, 0.2]
 BETAS = [0, 0.5, 3]
 SIZE = {"n_hidden": 4, "weight_decay": 1e-3, "max_iter": 5, "seed": 3}
 CONFIG = {"n_train": 40, "n_hidden": 3, "rho": [0.05, 0.2], "beta": [0.0, 3.0], "max_iter": 3, "seed": 1}
-TIMEOUT = 60
 
 
 @pytest.fixture
@@ -85,7 +84,7 @@ def test_a_bad_configuration_is_refused_naming_the_key(tmp_path, text, key):
 
 
 def test_the_command_line_refuses_a_bad_file_before_training(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(Autoencoder, "fit", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(Autoencoder, "_fit", lambda *a, **k: pytest.fail("trained"))
     path = tmp_path / "sweep.toml"
     path.write_text("rho = [0.1, 2.0]\n")
     with pytest.raises(SystemExit) as exit_info:
@@ -116,7 +115,7 @@ def test_the_scheduler_address_comes_from_dask_configuration(monkeypatch):
 
 
 def test_a_failing_point_fails_the_sweep_naming_it_and_keeps_the_others(data, tmp_path, monkeypatch):
-    original = Autoencoder.fit
+    original = Autoencoder._fit
 
     def diverging(self, *args, **kwargs):
         result = original(self, *args, **kwargs)
@@ -124,7 +123,7 @@ def test_a_failing_point_fails_the_sweep_naming_it_and_keeps_the_others(data, tm
             result.params.flat[0] = np.nan
         return result
 
-    monkeypatch.setattr(Autoencoder, "fit", diverging)
+    monkeypatch.setattr(Autoencoder, "_fit", diverging)
     chains = [
         sweep.Chain([sparse_sigmoid(4, 0.1, beta, 1e-3) for beta in (0.5, 3.0, 10.0)], "X", 4, 0, warm_start=True),
         sweep.Chain([sparse_sigmoid(4, 0.2, 1.0, 1e-3)], "X", 4, 0),
@@ -133,7 +132,7 @@ def test_a_failing_point_fails_the_sweep_naming_it_and_keeps_the_others(data, tm
         sweep.run_chains(chains, {"X": data}, engine=sweep.Engine(n_workers=1), directory=tmp_path)
     # The point before the failure and the other chain are stored; the failed one and its successor are not.
     assert len(entries(tmp_path)) == 2
-    monkeypatch.setattr(Autoencoder, "fit", original)
+    monkeypatch.setattr(Autoencoder, "_fit", original)
     again = sweep.run_chains(chains, {"X": data}, engine=sweep.Engine(n_workers=1), directory=tmp_path)
     assert [len(results) for results in again] == [3, 1]
     assert len(entries(tmp_path)) == 4
@@ -173,73 +172,6 @@ def test_the_command_line_writes_a_table_of_every_point(tmp_path):
 
 
 # -- real clusters ----------------------------------------------------------------------------------
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def stop(process):
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
-
-
-def start_cluster(tmp_path, worker_cache, n_workers):
-    """A scheduler and ``n_workers`` single-threaded workers on 127.0.0.1: their address and processes."""
-    address = f"tcp://127.0.0.1:{free_port()}"
-    env = {**os.environ, "AUTOENCODER_CACHE_DIR": str(worker_cache), "OPENBLAS_NUM_THREADS": "1"}
-    env.pop("DASK_SCHEDULER_ADDRESS", None)
-    common = {"cwd": tmp_path, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    scheduler = subprocess.Popen(
-        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-         "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
-        **common,
-    )  # fmt: skip
-    workers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "distributed.cli.dask_worker",
-                address,
-                "--host",
-                "127.0.0.1",
-                "--nthreads",
-                "1",
-                "--no-dashboard",
-                "--local-directory",
-                str(tmp_path / f"worker-{i}"),
-            ],
-            **common,
-        )  # fmt: skip
-        for i in range(n_workers)
-    ]
-    return address, scheduler, workers
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    """A dask scheduler and two single-threaded workers on 127.0.0.1, with a cache directory of their own."""
-    from distributed import Client
-
-    worker_cache = tmp_path / "worker-cache"
-    address, scheduler, workers = start_cluster(tmp_path, worker_cache, 2)
-    try:
-        client = Client(address, timeout=TIMEOUT, set_as_default=False)
-        client.wait_for_workers(2, timeout=TIMEOUT)
-        yield client, worker_cache
-        client.close()
-    finally:
-        for process in [*workers, scheduler]:
-            stop(process)
-    assert entries(worker_cache) == [], "a worker wrote a cache of its own"
 
 
 @pytest.mark.slow

@@ -104,7 +104,7 @@ def test_sweep_tasks_in_threads_hold_the_limit_and_restore_it(two_blas_threads, 
     # worker): the first ends while the second is still training.
     from autoencoder.experiments import engine
 
-    fit = Autoencoder.fit
+    fit = Autoencoder._fit
     first_in, first_out = threading.Event(), threading.Event()
     counts = {}
 
@@ -116,7 +116,7 @@ def test_sweep_tasks_in_threads_hold_the_limit_and_restore_it(two_blas_threads, 
         first_in.set()
         return fit(model, X, **options)
 
-    monkeypatch.setattr(Autoencoder, "fit", ordered_fit)
+    monkeypatch.setattr(Autoencoder, "_fit", ordered_fit)
     X = np.random.default_rng(0).uniform(0.05, 0.95, size=(300, 16))
     chain = engine.Chain([Autoencoder(6, rho=0.1, beta=3.0)], "X", 10, 0)
     results = {}

@@ -5,7 +5,8 @@ import pytest
 
 from autoencoder.core.adam import Adam
 from autoencoder.core.model import Autoencoder
-from autoencoder.experiments import cache
+from autoencoder.experiments import cache, model_store
+from autoencoder.experiments.runs import Run
 from autoencoder.experiments.sweep import Chain, Engine, run_chains
 from autoencoder.experiments.training import check_optimizer, optimizer_description, train_run
 
@@ -41,7 +42,7 @@ def test_an_optimizer_must_be_adam_with_max_iter_epochs():
 def test_the_optimizer_joins_the_key_and_lbfgs_keys_do_not_change(X):
     plain = cache.cache_key(TOPK, X, max_iter=3, seed=0, tol=1e-12)
     assert cache.cache_key(TOPK, X, max_iter=3, seed=0, tol=1e-12, optimizer=None) == plain
-    description = cache._description(TOPK, X, max_iter=3, seed=0, tol=1e-12, params=None)
+    description = model_store._run_description(Run(TOPK, 3, 0), model_store.array_digest(X))
     assert "optimizer" not in description  # the keys of every L-BFGS run stay what they were
     with_adam = cache.cache_key(TOPK, X, max_iter=3, seed=0, tol=1e-12, optimizer=ADAM)
     other = cache.cache_key(TOPK, X, max_iter=3, seed=0, tol=1e-12, optimizer=Adam(batch_size=20, max_epochs=3))
@@ -78,7 +79,7 @@ def test_every_training_path_trains_through_train_run(X, tmp_path, monkeypatch):
     from autoencoder.experiments.estimator import SparseAutoencoder
 
     callers = []
-    real_fit, real_adam = Autoencoder.fit, Adam.fit
+    real_fit, real_adam = Autoencoder._fit, Adam._fit
 
     def fit(self, *args, **kwargs):
         callers.append(inspect.stack()[1].function)
@@ -88,8 +89,8 @@ def test_every_training_path_trains_through_train_run(X, tmp_path, monkeypatch):
         callers.append(inspect.stack()[1].function)
         return real_adam(self, *args, **kwargs)
 
-    monkeypatch.setattr(Autoencoder, "fit", fit)
-    monkeypatch.setattr(Adam, "fit", adam_fit)
+    monkeypatch.setattr(Autoencoder, "_fit", fit)
+    monkeypatch.setattr(Adam, "_fit", adam_fit)
     cache.fit_cached(TOPK, X, max_iter=2, seed=5, directory=tmp_path)
     cache.fit_cached(TOPK, X, max_iter=3, seed=5, optimizer=ADAM, directory=tmp_path)
     with Engine(n_workers=1) as engine:

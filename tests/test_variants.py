@@ -29,13 +29,13 @@ def train(X, directory, **kwargs):
 
 def test_every_non_affine_network_gets_the_same_budget_and_the_affine_ones_converge(unit_data, tmp_path, monkeypatch):
     seen = []
-    fit = Autoencoder.fit
+    fit = Autoencoder._fit
 
     def recording_fit(self, X, **kwargs):
         seen.append((self.activation, self.sparsity, self.l1_smoothing, kwargs["max_iter"], kwargs["tol"]))
         return fit(self, X, **kwargs)
 
-    monkeypatch.setattr(Autoencoder, "fit", recording_fit)
+    monkeypatch.setattr(Autoencoder, "_fit", recording_fit)
     results = train(unit_data, tmp_path)
     assert list(results) == [(label, seed) for label in variants() for seed in (0, 1)]
     sigmoid = [s for s in seen if s[0] == "sigmoid"]
@@ -57,7 +57,7 @@ def test_every_non_affine_network_gets_the_same_budget_and_the_affine_ones_conve
 
 def test_the_stages_warm_start_and_a_second_call_trains_nothing(unit_data, tmp_path, monkeypatch):
     first = train(unit_data, tmp_path, seeds=[0])
-    monkeypatch.setattr(Autoencoder, "fit", lambda *a, **k: pytest.fail("trained again"))
+    monkeypatch.setattr(Autoencoder, "_fit", lambda *a, **k: pytest.fail("trained again"))
     again = train(unit_data, tmp_path, seeds=[0])
     for key, result in first.items():
         assert final_fit(again[key]).params.flat.tolist() == final_fit(result).params.flat.tolist()
@@ -80,7 +80,7 @@ def test_the_stages_warm_start_and_a_second_call_trains_nothing(unit_data, tmp_p
     ],
 )
 def test_bad_arguments_are_refused_before_any_training(unit_data, tmp_path, monkeypatch, kwargs, match):
-    monkeypatch.setattr(Autoencoder, "fit", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(Autoencoder, "_fit", lambda *a, **k: pytest.fail("trained"))
     with pytest.raises(ValueError, match=match):
         train(unit_data, tmp_path, **kwargs)
     assert not list(tmp_path.iterdir())
@@ -96,13 +96,13 @@ def test_the_affine_networks_train_from_their_own_seeds(unit_data, tmp_path):
 
 def test_without_convergence_the_affine_networks_get_the_budget_of_the_others(unit_data, tmp_path, monkeypatch):
     seen = []
-    fit = Autoencoder.fit
+    fit = Autoencoder._fit
 
     def recording_fit(self, X, **kwargs):
         seen.append((self.activation, self.l1_smoothing, kwargs["max_iter"], kwargs["tol"]))
         return fit(self, X, **kwargs)
 
-    monkeypatch.setattr(Autoencoder, "fit", recording_fit)
+    monkeypatch.setattr(Autoencoder, "_fit", recording_fit)
     results = train(unit_data, tmp_path, seeds=[0], to_convergence=False)
     assert sorted(s[1:] for s in seen if s[0] == "linear") == [(L1_SMOOTHING, 4, 1e-12), (1e-2, 5, 1e-12)]
     assert [s[2:] for s in seen if s[0] == "taylor1"] == [(9, 1e-12)]
@@ -134,6 +134,6 @@ def test_bad_continuations_are_refused(unit_data, tmp_path, monkeypatch, starts,
     models = variants()
     if starts is None:
         starts = {("sigmoid + KL", 0): models["sigmoid + KL"].init_params(unit_data.shape[1], seed=0)}
-    monkeypatch.setattr(Autoencoder, "fit", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(Autoencoder, "_fit", lambda *a, **k: pytest.fail("trained"))
     with pytest.raises(ValueError, match=match):
         continue_variants(models, unit_data, starts, **({"max_iter": 3, "directory": tmp_path} | kwargs))

@@ -268,8 +268,11 @@ class Adam:
             Invalid data, parameters or model (:meth:`check_model`), before
             any work.
         """
+        return self._fit(model, model._check_X(X), seed=seed, params=params, callback=callback)
+
+    def _fit(self, model: Autoencoder, X: np.ndarray, *, seed, params, callback) -> FitResult:
+        """:meth:`fit` of data checked by the caller (``model._check_X``): the engine checks each data set once."""
         started = time.perf_counter()
-        X = model._check_X(X)
         self.check_model(model, X.shape[0])
         seed = check_int("seed", seed, 0)
         start = _starting_point(self, model, X, seed, params)
@@ -307,7 +310,7 @@ class Adam:
             else:
                 message = f"max_epochs={self.max_epochs} reached before plateau {self.decays + 1}"
             trained = trainer.standard_params()
-        grad_norm = model.gradient_norm(trained, X)
+        grad_norm = model._gradient_norm(trained, X)
         return FitResult(
             params=trained,
             history={k: np.asarray(v, dtype=np.float64) for k, v in history.items()},

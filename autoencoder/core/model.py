@@ -468,7 +468,10 @@ class Autoencoder:
         float
         """
         X = self._check_X(X)
-        params = self._check_params(params, X)
+        return self._gradient_norm(self._check_params(params, X), X)
+
+    def _gradient_norm(self, params: Params, X: np.ndarray) -> float:
+        """:meth:`gradient_norm` of data and parameters checked by the caller."""
         with _fast.single_threaded_blas():
             return _TrainingObjective(self, X).gradient_norm(params.flat)
 
@@ -534,8 +537,11 @@ class Autoencoder:
         either optimizer about half of the units end dead: nothing here
         revives them (no auxiliary loss).
         """
+        return self._fit(self._check_X(X), max_iter=max_iter, seed=seed, params=params, callback=callback, tol=tol)
+
+    def _fit(self, X: np.ndarray, *, max_iter, seed, params, callback, tol) -> FitResult:
+        """:meth:`fit` of data checked by the caller (``_check_X``): the engine checks each data set once."""
         start = time.perf_counter()
-        X = self._check_X(X)
         max_iter = check_int("max_iter", max_iter, 0)
         check_real("tol", tol, low=0)
         params = self._starting_point(X, params, seed)

@@ -7,9 +7,9 @@ documented ``ε = 10⁻⁴`` the curvature ``1/ε`` is ten thousand times that o
 the rest of the objective and L-BFGS crawls.  A continuation trains with a
 wide ``ε`` first (near the target the penalty is then the gentle quadratic
 ``d²/(2ε)``), then with narrower ones down to the model's own, each stage
-warm-started from the previous stage's parameters, every stage through the
-model cache (:func:`autoencoder.experiments.cache.fit_cached`; the warm start is part of
-the key).
+warm-started from the previous stage's parameters: one chain
+(:class:`autoencoder.experiments.runs.Chain`) of the engine, every stage
+through the model cache (the warm start is part of the key).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ import numpy as np
 from ..core._validation import check_int, check_real, check_values, real_interval
 from ..core.model import Autoencoder, FitResult
 from ..core.params import Params
-from .cache import fit_cached
+from .engine import train
+from .runs import Chain
 
 __all__ = ["ContinuationResult", "check_widths", "fit_l1_continuation", "stage_iterations"]
 
@@ -195,14 +196,10 @@ def fit_l1_continuation(
     else:
         iterations = (check_int("max_iter", max_iter, 1),) * len(widths)
     seed = check_int("seed", seed, 0)
-    X = model._check_X(X)
-    stages, start = [], None
-    for width, n_iter in zip(widths, iterations, strict=True):
-        stage = dataclasses.replace(model, l1_smoothing=width)
-        result = fit_cached(stage, X, max_iter=n_iter, seed=seed, params=start, tol=tol, directory=directory)
-        stages.append(result)
-        start = result.params
-    return ContinuationResult(widths, tuple(stages))
+    stages = tuple(dataclasses.replace(model, l1_smoothing=width) for width in widths)
+    chain = Chain(stages, "X", iterations, seed, tol, warm_start=True)
+    ((*results,),) = train([chain], {"X": X}, directory=directory)
+    return ContinuationResult(widths, tuple(results))
 
 
 def stage_iterations(max_iter: int, n_stages: int, stage_iter: int) -> list[int]:

@@ -1,18 +1,25 @@
-"""The sweep engine: chains of trainings on this process, an embedded cluster or a Dask cluster.
+"""The engine: every training of the book, on this process, an embedded cluster or a Dask cluster.
 
-A sweep is a set of *chains* (:class:`Chain`): trainings done one after
+A training is a :class:`~autoencoder.experiments.runs.Run`; a *chain*
+(:class:`~autoencoder.experiments.runs.Chain`) is trainings done one after
 another in one task, each starting from the previous one's solution when the
-chain warm-starts (continuation in β), so a chain keeps its order wherever it
-runs; independent points are chains of one.  :func:`run_chains` maps them over
-an :class:`Engine`:
+chain warm-starts (continuation in β or in the L1 smoothing), so a chain
+keeps its order wherever it runs; independent runs are chains of one.
+:func:`train` checks and hashes each data set once, looks every run up in
+the model cache, maps the missing ones over an :class:`Engine` and writes
+what comes back; :func:`fit_cached` is one run through it.  Every chapter
+trains through :func:`train`, so with a scheduler configured
+(``$DASK_SCHEDULER_ADDRESS``) the process building the book trains nothing
+itself.
 
 * **Embedded by default.**  Without configuration the engine starts, when
   there is more than one chain to train, an in-process
   ``distributed.LocalCluster`` of worker processes sized to the machine,
   each with one thread and one BLAS thread (so cores are not oversubscribed
   and each training runs one evaluation worker), and closes it afterwards.
-  ``n_workers=1``, or a single chain to train, trains in this process
-  instead, on one BLAS thread.
+  A single chain to train trains in this process instead, its evaluations
+  on the process's worker count; ``n_workers=1`` trains every chain in this
+  process, on one core.
 * **A real cluster when given one.**  A scheduler address (the ``scheduler``
   argument, else Dask's own ``scheduler-address`` configuration, e.g.
   ``$DASK_SCHEDULER_ADDRESS``) or a ``distributed.Client`` sends the same
@@ -42,14 +49,13 @@ The command line that trains a sweep from a TOML file is :mod:`autoencoder.exper
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import sys
 import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,12 +63,12 @@ import numpy as np
 
 from ..core._fast import single_worker
 from ..core._validation import check_int
-from ..core.adam import Adam
 from ..core.model import Autoencoder, FitResult
 from ..core.params import Params
-from .cache import cache_dir, lookup, numerics, store, training_label
+from .model_store import Data, cache_dir, checked_data, find, keep, numerics, training_label
 from .progress import ENV_MODE, fit_progress
-from .training import check_optimizer, train_run
+from .runs import Chain, Run
+from .training import train_run
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -72,9 +78,12 @@ __all__ = [
     "SchedulerError",
     "SweepError",
     "WORKER_ENVIRONMENT",
+    "Run",
     "describe_point",
+    "fit_cached",
     "run_chains",
     "tally",
+    "train",
 ]
 
 WORKER_ENVIRONMENT = {
@@ -114,51 +123,6 @@ class SchedulerError(ConnectionError):
     """
 
 
-@dataclass(frozen=True, eq=False)
-class Chain:
-    """Trainings done in order in one task.
-
-    Attributes
-    ----------
-    models : tuple of Autoencoder
-        The configurations, trained in this order.
-    data : str
-        Name of the training data in the ``datasets`` of :func:`run_chains`.
-    max_iter, seed : int
-        As for :meth:`Autoencoder.fit`, the same for every model.
-    tol : float, default 1e-12
-    start : Params, optional
-        Starting point of the first model (None: the seed's initialisation).
-    warm_start : bool, default False
-        Start each model after the first from the previous one's solution;
-        otherwise each starts from ``start``.
-    optimizer : autoencoder.core.adam.Adam, optional
-        A minibatch optimizer for every model instead of L-BFGS; ``max_iter``
-        then counts its epochs and must be its ``max_epochs``.
-    """
-
-    models: tuple[Autoencoder, ...]
-    data: str
-    max_iter: int
-    seed: int
-    tol: float = 1e-12
-    start: Params | None = None
-    warm_start: bool = False
-    optimizer: Adam | None = None
-
-    def __post_init__(self):
-        object.__setattr__(self, "models", tuple(self.models))
-        if not self.models or not all(isinstance(m, Autoencoder) for m in self.models):
-            raise ValueError(f"models must be a non-empty sequence of Autoencoder; got {self.models!r}")
-        object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter, 0))
-        object.__setattr__(self, "seed", check_int("seed", self.seed, 0))
-        check_optimizer(self.optimizer, self.max_iter)
-
-    def rest(self, index: int, start: Params | None) -> Chain:
-        """The chain from ``models[index]`` on, starting at ``start``."""
-        return dataclasses.replace(self, models=self.models[index:], start=start)
-
-
 def tally(advance: Callable[[int], None]) -> Callable[[int], None]:
     """``count(more)`` for :func:`run_chains`: adds up the points done and passes the total to ``advance``.
 
@@ -183,28 +147,32 @@ def describe_point(model: Autoencoder, m: int, max_iter: int, seed: int) -> str:
     )
 
 
-def _train_chain(chain: Chain, X) -> tuple[list[FitResult], tuple[int, str] | None, dict]:
+def _train_chain(chain: Chain, X, one_core: bool = True) -> tuple[list[FitResult], tuple[int, str] | None, dict]:
     """Train a chain here (on a worker or in the client): its results, the first failure, the numerics.
 
-    A failure ends the chain (the later points would start from it) and is
-    returned, not raised, with the results before it, so that the client keeps them.
+    ``X`` is checked already.  ``one_core``: every evaluation on one worker
+    and one BLAS thread (a task beside others); otherwise the evaluations use
+    the process's default worker count.  Neither changes a bit.  A failure
+    ends the chain (the later points would start from it) and is returned,
+    not raised, with the results before it, so that the client keeps them.
     """
     # Data scattered to a worker arrive in a buffer that need not be aligned, and every product on
     # unaligned rows is several times slower; an aligned copy has the same values.
     X = np.require(X, requirements=("C", "A"))
     results, start = [], chain.start
-    with single_worker():  # one core per task, whichever thread runs it
-        for index, model in enumerate(chain.models):
+    with single_worker() if one_core else nullcontext():
+        for index in range(len(chain.models)):
+            run = chain.run(index, start)
             try:
-                with fit_progress(training_label(model, X.shape[0]), chain.max_iter) as callback:
+                with fit_progress(training_label(run.model, X.shape[0]), run.max_iter) as callback:
                     result = train_run(
-                        model,
+                        run.model,
                         X,
-                        max_iter=chain.max_iter,
-                        seed=chain.seed,
-                        params=start,
-                        tol=chain.tol,
-                        optimizer=chain.optimizer,
+                        max_iter=run.max_iter,
+                        seed=run.seed,
+                        params=run.start,
+                        tol=run.tol,
+                        optimizer=run.optimizer,
                         callback=callback,
                     )
                 if not (np.isfinite(result.params.flat).all() and np.isfinite(result.loss)):
@@ -358,7 +326,7 @@ class _Collector:
     """The results of the chains as they arrive, and the first failure."""
 
     chains: Sequence[Chain]
-    datasets: Mapping[str, np.ndarray]
+    datasets: Mapping[str, Data]
     directory: Path | None
     advance: Callable[[int], None]
     results: list[list[FitResult]] = field(default_factory=list)
@@ -375,7 +343,7 @@ class _Collector:
 
     def take(self, index: int, chain: Chain, results, failure, trained_with) -> None:
         """Store the results of ``chain`` (the rest of ``self.chains[index]``) and note its failure."""
-        X = self.datasets[chain.data]
+        data = self.datasets[chain.data]
         begin = chain.start
         if trained_with != numerics() and not self.foreign:
             self.foreign = True
@@ -384,50 +352,48 @@ class _Collector:
                 "its results are cached under their own key",
                 stacklevel=4,
             )
-        for model, result in zip(chain.models, results, strict=False):
-            store(
-                model,
-                X,
-                result,
-                max_iter=chain.max_iter,
-                seed=chain.seed,
-                params=begin,
-                tol=chain.tol,
-                directory=self.directory,
-                trained_with=trained_with,
-                optimizer=chain.optimizer,
-            )
+        for position, result in enumerate(results):
+            keep(chain.run(position, begin), data, result, self.directory, trained_with)
             self.results[index].append(result)
             if chain.warm_start:
                 begin = result.params
         self.advance(len(results))
         if failure is not None and self.failure is None:
             position, message = failure
-            point = describe_point(chain.models[position], X.shape[0], chain.max_iter, chain.seed)
+            n_iter = chain.iterations[position]
+            point = describe_point(chain.models[position], data.X.shape[0], n_iter, chain.seed)
             self.failure = f"the sweep's point {point} failed: {message}"
 
 
-def run_chains(
-    chains: Sequence[Chain],
-    datasets: Mapping[str, np.ndarray],
+def train(
+    chains: Sequence[Chain | Run],
+    datasets: Mapping[str, np.ndarray] | np.ndarray,
     *,
     engine: Engine | None = None,
     directory: Path | None = None,
     advance: Callable[[int], None] | None = None,
 ) -> list[list[FitResult]]:
-    """Train every chain through the model cache, on ``engine``; the results in the chains' order.
+    """Train runs and chains through the model cache, on ``engine``: the one way the book trains.
+
+    Each data set is checked once (for every model that trains on it) and
+    hashed once; every run is looked up in the cache, only the missing ones
+    go to the engine, and what comes back is written to the cache here, in
+    the calling process.
 
     Parameters
     ----------
-    chains : sequence of Chain
-    datasets : mapping of str to ndarray of shape (m, n)
-        The training data by name (the ``data`` of the chains); scattered to
-        the cluster's workers when something is trained there.
+    chains : sequence of Chain or Run
+        What to train; a :class:`Run` is a chain of one.
+    datasets : mapping of str to ndarray of shape (m, n), or one ndarray
+        The training data by name (the ``data`` of the chains; a Run trains
+        on ``"X"``), or the data of every chain, named ``"X"``.  Scattered
+        to the cluster's workers when something is trained there.
     engine : Engine, optional
-        Default ``Engine()``: Dask's configured scheduler, else an embedded
-        cluster, closed on return.
+        Default ``Engine()``: Dask's configured scheduler
+        (``$DASK_SCHEDULER_ADDRESS``), else an embedded cluster when more
+        than one chain is to be trained, else this process; closed on return.
     directory : Path, optional
-        Cache directory; default :func:`autoencoder.experiments.cache.cache_dir`.
+        Cache directory; default :func:`autoencoder.experiments.model_store.cache_dir`.
     advance : callable, optional
         ``advance(count)`` after ``count`` more points are done (read from
         the cache, or trained).
@@ -435,7 +401,7 @@ def run_chains(
     Returns
     -------
     list of list of FitResult
-        ``results[i][j]``: the ``j``-th model of ``chains[i]``.
+        ``results[i][j]``: the ``j``-th stage of ``chains[i]``.
 
     Raises
     ------
@@ -450,27 +416,21 @@ def run_chains(
         how many points are in the cache.
     """
     advance = advance or (lambda count: None)
-    datasets = dict(datasets)
+    if not isinstance(datasets, Mapping):
+        datasets = {"X": datasets}
+    chains = [_as_chain(chain) for chain in chains]
+    users = {}
     for chain in chains:
         if chain.data not in datasets:
             raise ValueError(f"a chain trains on data {chain.data!r}, which is not among {sorted(datasets)}")
-        for model in chain.models:
-            datasets[chain.data] = model._check_X(datasets[chain.data])
-    collector = _Collector(chains, datasets, directory, advance)
+        users.setdefault(chain.data, []).extend(chain.models)
+    checked = {name: checked_data(datasets[name], models) for name, models in users.items()}
+    collector = _Collector(chains, checked, directory, advance)
     pending = []
     for index, chain in enumerate(chains):
-        start, X = chain.start, datasets[chain.data]
-        for position, model in enumerate(chain.models):
-            found = lookup(
-                model,
-                X,
-                max_iter=chain.max_iter,
-                seed=chain.seed,
-                params=start,
-                tol=chain.tol,
-                directory=directory,
-                optimizer=chain.optimizer,
-            )
+        start, data = chain.start, checked[chain.data]
+        for position in range(len(chain.models)):
+            found = find(chain.run(position, start), data, directory)
             if found is None:
                 pending.append((index, chain.rest(position, start)))
                 break
@@ -482,7 +442,7 @@ def run_chains(
         own = engine is None
         engine = engine or Engine()
         try:
-            _submit(engine, pending, datasets, collector)
+            _submit(engine, pending, checked, collector)
         finally:
             if own:
                 engine.close()
@@ -491,12 +451,70 @@ def run_chains(
     return collector.results
 
 
-def _submit(engine: Engine, pending, datasets, collector: _Collector) -> None:
+run_chains = train
+"""The name :func:`train` had when it trained only sweeps' chains."""
+
+
+def _as_chain(item: Chain | Run) -> Chain:
+    if isinstance(item, Chain):
+        return item
+    if isinstance(item, Run):
+        return Chain((item.model,), "X", item.max_iter, item.seed, item.tol, item.start, optimizer=item.optimizer)
+    raise ValueError(f"chains must hold Chain or Run values; got {type(item).__name__}")
+
+
+def fit_cached(
+    model: Autoencoder,
+    X,
+    *,
+    max_iter: int = 400,
+    seed: int = 0,
+    params: Params | None = None,
+    tol: float = 1e-12,
+    directory: Path | None = None,
+    optimizer=None,
+) -> FitResult:
+    """:meth:`Autoencoder.fit`, or its stored result when this exact run was done before.
+
+    One :class:`Run` through :func:`train`: with a Dask scheduler configured
+    (``$DASK_SCHEDULER_ADDRESS``) it trains there, else in this process.
+
+    Parameters
+    ----------
+    model : Autoencoder
+    X : ndarray of shape (m, n)
+    max_iter, seed, params, tol
+        As for :meth:`Autoencoder.fit`; all are part of the key.
+    directory : Path, optional
+        Cache directory; default :func:`autoencoder.experiments.model_store.cache_dir`.
+    optimizer : autoencoder.core.adam.Adam, optional
+        A minibatch optimizer instead of L-BFGS (its settings join the key;
+        ``max_iter`` must be its ``max_epochs``).  Runs without one keep the
+        keys they always had.
+
+    Returns
+    -------
+    FitResult
+        ``wall_time`` is that of the original training run.
+
+    Notes
+    -----
+    While it trains, :func:`autoencoder.experiments.progress.fit_progress` shows the
+    iterations and ``J`` (a bar in Jupyter or a terminal, a line in the book
+    build's progress file; nothing when ``$AUTOENCODER_PROGRESS`` is ``0``).
+    """
+    ((result,),) = train([Run(model, max_iter, seed, tol, params, optimizer)], {"X": X}, directory=directory)
+    return result
+
+
+def _submit(engine: Engine, pending, datasets: Mapping[str, Data], collector: _Collector) -> None:
     """Train the pending chains on the engine, storing each as it arrives.
 
-    One chain alone, with no scheduler given, trains in this process: a
-    cluster would add its start-up and nothing else.  A scheduler that cannot
-    be reached, or is lost, raises :class:`SchedulerError`.
+    One chain alone, with no scheduler given, trains in this process (a
+    cluster would add its start-up and nothing else), its evaluations on
+    the process's default worker count unless the engine was given one
+    worker.  A scheduler that cannot be reached, or is lost, raises
+    :class:`SchedulerError`.
     """
     try:
         client = None if engine.scheduler is None and len(pending) == 1 else engine.client()
@@ -508,11 +526,12 @@ def _submit(engine: Engine, pending, datasets, collector: _Collector) -> None:
             f"{collector.cached('were already')}, nothing was trained"
         ) from None
     if client is None:
+        one_core = engine.n_workers == 1
         for index, chain in pending:
-            collector.take(index, chain, *_train_chain(chain, datasets[chain.data]))
+            collector.take(index, chain, *_train_chain(chain, datasets[chain.data].X, one_core))
         return
     try:
-        _submit_to(client, pending, datasets, collector)
+        _submit_to(client, pending, {name: data.X for name, data in datasets.items()}, collector)
     except Exception as err:
         if not _lost(client, err):
             raise

@@ -29,7 +29,7 @@ from ..core.model import TERMS, Autoencoder, FitResult
 from ..core.objective import output
 from ..core.params import Params
 from ..core.sparsity import L1_SMOOTHING
-from .cache import fit_cached
+from .engine import fit_cached
 from .measures import reconstruction_mse
 from .training import train_run
 

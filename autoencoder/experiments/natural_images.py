@@ -3,7 +3,8 @@
 UFLDL's setting (:data:`UFLDL_NATURAL`): 10,000 random 8x8 patches of whitened
 photographs, a sigmoid network of 25 hidden units with ``ρ = 0.01``,
 ``β = 3``, ``λ = 10⁻⁴``, trained for 400 L-BFGS iterations.  Every network
-trains through :func:`autoencoder.experiments.cache.fit_cached`.  The other
+trains through the engine (:func:`autoencoder.experiments.engine.train`;
+the ρ sweep's networks side by side).  The other
 methods learn from the same patches, centred: PCA (the library's
 :func:`autoencoder.core.pca.pca`), ICA (scikit-learn's ``FastICA``) and
 sparse coding (scikit-learn's ``MiniBatchDictionaryLearning``).
@@ -23,10 +24,11 @@ import numpy as np
 from ..core._validation import check_int, check_real
 from ..core.model import Autoencoder
 from ..core.pca import pca
-from .cache import fit_cached
 from .configurations import sparse_sigmoid
+from .engine import fit_cached, train
 from .gabor import GOOD_FIT, N_ORIENTATION_BINS, fit_gabors, gabor_r2, is_edge, orientation_bins
 from .measures import LOCALIZED_AREA, activity_threshold, effective_area, l0
+from .runs import Run
 
 __all__ = [
     "PATCH_MEAN",
@@ -262,9 +264,10 @@ def sweep_rho(X, rho_values, n_hidden: int, beta: float, weight_decay: float, *,
         number of units above ½ per patch) and everything
         :func:`feature_measures` returns.
     """
+    models = {rho: sparse_sigmoid(n_hidden, rho, beta, weight_decay) for rho in sorted(rho_values)}
+    trained = train([Run(model, max_iter, seed) for model in models.values()], X)  # side by side on the engine
     rows = []
-    for rho in sorted(rho_values):
-        model, fit = train_network(X, n_hidden, rho, beta, weight_decay, max_iter=max_iter, seed=seed)
+    for (rho, model), (fit,) in zip(models.items(), trained, strict=True):
         W = fit.params.W1
         rows.append(
             {

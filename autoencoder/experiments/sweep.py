@@ -51,7 +51,6 @@ from ..core.activations import ACTIVATIONS
 from ..core.model import Autoencoder
 from ..core.sparsity import PENALTIES
 from . import configurations
-from .cache import cache_key
 from .engine import (
     CONNECT_TIMEOUT,
     RESUBMISSIONS,
@@ -66,6 +65,7 @@ from .engine import (
 )
 from .knobs import check_knob
 from .measures import summarize
+from .model_store import cache_key
 from .progress import task_progress
 
 __all__ = [

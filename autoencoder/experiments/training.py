@@ -1,9 +1,10 @@
 """The one place where the experiments train a network: L-BFGS or a minibatch optimizer.
 
-Every training of the book goes through :func:`train_run` (the model cache's
-:func:`autoencoder.experiments.cache.fit_cached` and the sweep engine's
-chains), so that which optimizer trains a run is a value of the run, not a
-decision of the caller.
+Every training of the book goes through :func:`train_run` (the engine's
+chains, :func:`autoencoder.experiments.engine.train`), so that which
+optimizer trains a run is a value of the run, not a decision of the caller.
+It takes data already checked for the model, as the engine checks each data
+set once, and is the one function of the experiments that calls a ``fit``.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def train_run(
     ----------
     model : Autoencoder
     X : ndarray of shape (m, n)
-        Checked by the caller (``model._check_X``).
+        Checked by the caller (``model._check_X``, or
+        :func:`autoencoder.experiments.model_store.checked_data`).
     max_iter : int
         L-BFGS iterations, or the optimizer's epochs (its ``max_epochs``).
     seed : int
@@ -82,5 +84,5 @@ def train_run(
     FitResult
     """
     if check_optimizer(optimizer, max_iter) is None:
-        return model.fit(X, max_iter=max_iter, seed=seed, params=params, tol=tol, callback=callback)
-    return optimizer.fit(model, X, seed=seed, params=params, callback=callback)
+        return model._fit(X, max_iter=max_iter, seed=seed, params=params, tol=tol, callback=callback)
+    return optimizer._fit(model, X, seed=seed, params=params, callback=callback)
