@@ -29,6 +29,12 @@ trainings to a temporary file instead (``AUTOENCODER_PROGRESS_FILE``, see
 ``chapter k/N name — what it trains, iteration i/max J=...``: on one line kept
 up to date in a terminal, as a plain line every ``STATUS_PERIOD`` seconds
 otherwise (a CI log).
+
+Each chapter's last line gives its time and, where the system tells it
+(Linux's ``/proc/stat``), how busy the machine's cores were meanwhile: the
+mean number of busy cores and the share of the time during which all of them
+were busy (:class:`CoreUse`), which says how well the engine keeps a
+chapter's independent trainings side by side.
 """
 
 from __future__ import annotations
@@ -65,6 +71,94 @@ POLL_INTERVAL = 0.5
 """Seconds between two looks at a chapter's progress file."""
 STATUS_PERIOD = 15.0
 """Seconds between two plain status lines when stderr is not a terminal."""
+
+
+CORE_SAMPLE_PERIOD = 1.0
+"""Seconds between two readings of the cores' counters during a chapter."""
+
+ALL_BUSY = 0.9
+"""An interval counts as "all cores busy" when they spent at least this share of it working."""
+
+
+def read_cpu_times(path: Path = Path("/proc/stat")) -> tuple[int, int, int] | None:
+    """``(busy, total, cores)``: the jiffies all cores spent working and in all, and how many there are.
+
+    None where the file does not exist or cannot be read (not Linux).
+    """
+    try:
+        lines = path.read_text(encoding="ascii").splitlines()
+    except OSError:
+        return None
+    fields = [int(x) for x in lines[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
+    total = sum(fields[:8])  # guest time is already counted in user time
+    cores = sum(1 for line in lines[1:] if line.startswith("cpu"))
+    return total - idle, total, cores
+
+
+def core_use(samples) -> tuple[float, float] | None:
+    """The mean number of busy cores, and the share of the time when all were busy, from counter readings.
+
+    Parameters
+    ----------
+    samples : sequence of (busy, total, cores)
+        Readings of :func:`read_cpu_times`, in order.
+
+    Returns
+    -------
+    (mean_busy_cores, all_busy_share) or None
+        None with fewer than two readings or no time between them.  An
+        interval is weighted by its length; it counts as all cores busy when
+        the cores worked at least :data:`ALL_BUSY` of it.
+    """
+    spans = [(b1 - b0, t1 - t0, c) for (b0, t0, _), (b1, t1, c) in zip(samples[:-1], samples[1:], strict=True)]
+    spans = [(busy, total, cores) for busy, total, cores in spans if total > 0]
+    elapsed = sum(total for _, total, _ in spans)
+    if not elapsed:
+        return None
+    cores = spans[-1][2]
+    mean = cores * sum(busy for busy, _, _ in spans) / elapsed
+    all_busy = sum(total for busy, total, _ in spans if busy >= ALL_BUSY * total) / elapsed
+    return mean, all_busy
+
+
+class CoreUse:
+    """Reads the cores' counters every :data:`CORE_SAMPLE_PERIOD` seconds in a thread while it is entered."""
+
+    def __init__(self, period: float | None = None, reader=None):
+        self.period = CORE_SAMPLE_PERIOD if period is None else period
+        self.reader = reader or read_cpu_times
+        self.samples = []
+        self._stop = threading.Event()
+        self._thread = None
+
+    def _sample(self) -> None:
+        reading = self.reader()
+        if reading is not None:
+            self.samples.append(reading)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            self._sample()
+
+    def __enter__(self) -> CoreUse:
+        self._sample()
+        self._thread = threading.Thread(target=self._run, name="core-use", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def summary(self) -> str:
+        """``, 1.7 cores busy on average, all 2 busy 63 % of the time``, or nothing where unknown."""
+        use = core_use(self.samples)
+        if use is None:
+            return ""
+        mean, share = use
+        return f", {mean:.1f} cores busy on average, all {self.samples[-1][2]} busy {100 * share:.0f} % of the time"
 
 
 class BuildError(Exception):
@@ -371,7 +465,7 @@ def execute(name: str, parameters: dict, position: str, force: bool) -> None:
     print(f"{position} {name}: executing with {shown}", flush=True)
     start = time.perf_counter()
     try:
-        with training_progress(position, name):
+        with training_progress(position, name), CoreUse() as cores:
             papermill.execute_notebook(
                 str(NOTEBOOKS / name),
                 str(output),
@@ -384,7 +478,7 @@ def execute(name: str, parameters: dict, position: str, force: bool) -> None:
         raise execution_failure(name, output, error) from None
     decorate(output, effective, set(parameters))
     stamp_file.write_text(digest + "\n", encoding="utf-8")
-    print(f"{position} {name}: done in {time.perf_counter() - start:.0f} s", flush=True)
+    print(f"{position} {name}: done in {time.perf_counter() - start:.0f} s{cores.summary()}", flush=True)
 
 
 def write_environment(path: Path) -> None:

@@ -178,3 +178,36 @@ def test_stamp_follows_the_cells_not_their_outputs(build):
     nb.cells[-1].metadata["tags"] = ["hide-input"]
     nbformat.write(nb, path)
     assert build.stamp("01_a.ipynb", {}) != changed
+
+
+# -- how busy the cores were --------------------------------------------------------------------
+
+
+def test_core_use_weighs_intervals_and_counts_those_with_every_core_busy(build):
+    # Two cores, three intervals of 100, 100 and 200 jiffies: busy 200 (all), 100 (half), 190 (95 %).
+    samples = [(0, 0, 2), (200, 200, 2), (300, 400, 2), (680, 800, 2)]
+    mean, share = build.core_use(samples)
+    assert mean == pytest.approx(2 * 680 / 800)
+    assert share == pytest.approx((200 + 400) / 800)  # the first and the last interval
+    assert build.core_use(samples[:1]) is None
+    assert build.core_use([(5, 10, 2), (5, 10, 2)]) is None
+
+
+def test_cpu_times_are_read_from_proc_stat_and_missing_ones_are_none(build, tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text(
+        "cpu  100 5 50 800 20 3 2 0 0 0\ncpu0 50 2 25 400 10 1 1 0 0 0\ncpu1 50 3 25 400 10 2 1 0 0 0\nintr 1\n",
+        encoding="ascii",
+    )
+    assert build.read_cpu_times(stat) == (100 + 5 + 50 + 3 + 2, 980, 2)
+    assert build.read_cpu_times(tmp_path / "absent") is None
+
+
+def test_a_chapter_line_says_how_busy_the_cores_were(build, capsys, monkeypatch):
+    readings = iter([(0, 0, 2), (190, 200, 2)])
+    monkeypatch.setattr(build, "read_cpu_times", lambda: next(readings))
+    monkeypatch.setattr(build, "CORE_SAMPLE_PERIOD", 3600.0)  # only the readings at the start and at the end
+    write_notebook(build.NOTEBOOKS / "01_ok.ipynb", "print(n_train)")
+    build.execute("01_ok.ipynb", {}, "chapter 1/1", force=True)
+    line = [x for x in capsys.readouterr().out.splitlines() if "done in" in x][0]
+    assert line.endswith(", 1.9 cores busy on average, all 2 busy 100 % of the time"), line
