@@ -193,3 +193,27 @@ def test_whitening_flattens_the_photographs_spectrum():
     white_slopes = [log_slope(*radial_power_spectrum(image), band=(0.02, 0.2)) for image in white]
     assert all(s < -1.5 for s in slopes)
     assert all(abs(s) < 0.5 for s in white_slopes)
+
+
+# -- the networks -----------------------------------------------------------------------------------
+
+
+def test_the_seeds_train_side_by_side_as_one_at_a_time_and_a_doubled_seed_continues(tmp_path, monkeypatch):
+    from autoencoder.experiments import natural_images
+    from autoencoder.experiments.cache import fit_cached
+
+    monkeypatch.setenv("AUTOENCODER_CACHE_DIR", str(tmp_path))
+    rng = np.random.default_rng(3)
+    patches = {s: rng.uniform(0.1, 0.9, size=(40, 64)) for s in (0, 1)}
+    settings = dict(n_hidden=3, rho=0.05, beta=3.0, weight_decay=1e-4)
+    networks, doubled = natural_images.train_networks(patches, **settings, max_iter=4, doubled=[1])
+    assert list(networks) == [0, 1] and list(doubled) == [1]
+    for s in (0, 1):
+        model, fit = natural_images.train_network(patches[s], **settings, max_iter=4, seed=s)
+        assert networks[s][0] == model
+        np.testing.assert_array_equal(networks[s][1].params.flat, fit.params.flat)
+    again = fit_cached(networks[1][0], patches[1], max_iter=4, seed=1, params=networks[1][1].params)
+    np.testing.assert_array_equal(doubled[1].params.flat, again.params.flat)
+    assert len(list(tmp_path.glob("*.npz"))) == 3  # nothing trained twice
+    with pytest.raises(ValueError, match="doubled must name seeds of patches"):
+        natural_images.train_networks(patches, **settings, max_iter=4, doubled=[2])

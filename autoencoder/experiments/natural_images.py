@@ -18,17 +18,18 @@ well-fitted features cover, and the effective area of each
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..core._validation import check_int, check_real
-from ..core.model import Autoencoder
+from ..core._validation import check_int, check_real, check_seeds
+from ..core.model import Autoencoder, FitResult
 from ..core.pca import pca
 from .configurations import sparse_sigmoid
 from .engine import fit_cached, train
 from .gabor import GOOD_FIT, N_ORIENTATION_BINS, fit_gabors, gabor_r2, is_edge, orientation_bins
 from .measures import LOCALIZED_AREA, activity_threshold, effective_area, l0
-from .runs import Run
+from .runs import Chain, Run
 
 __all__ = [
     "PATCH_MEAN",
@@ -43,6 +44,7 @@ __all__ = [
     "summary_row",
     "sweep_rho",
     "train_network",
+    "train_networks",
 ]
 
 UFLDL_NATURAL = {
@@ -243,6 +245,54 @@ def summary_row(label: str, measured: dict) -> list[str]:
         f"{np.median(measured['area']):.0f}",
         f"{measured['localized']:.2f}",
     ]
+
+
+def train_networks(
+    patches: Mapping[int, np.ndarray],
+    n_hidden: int,
+    rho: float,
+    beta: float,
+    weight_decay: float,
+    *,
+    max_iter: int,
+    doubled: Sequence[int] = (),
+) -> tuple[dict[int, tuple[Autoencoder, FitResult]], dict[int, FitResult]]:
+    """:func:`train_network` for every seed's patches at once, side by side on the engine, and a doubling check.
+
+    Parameters
+    ----------
+    patches : mapping of int to ndarray of shape (m, n)
+        Seed to its patches; the seed also draws the initial weights.
+    n_hidden, rho, beta, weight_decay, max_iter
+        As for :func:`train_network`.
+    doubled : sequence of int, default ()
+        Seeds of ``patches`` whose network continues for ``max_iter`` more
+        iterations from where it stopped.
+
+    Returns
+    -------
+    networks : dict
+        Seed to ``(model, fit)``, as :func:`train_network` returns them (the
+        same cache entries).
+    doubled : dict
+        Seed to the :class:`FitResult` after twice ``max_iter``.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter, before anything is trained.
+    """
+    seeds = check_seeds("seeds of patches", list(patches))
+    doubled = check_seeds("doubled", doubled) if len(doubled) else []
+    if not set(doubled) <= set(seeds):
+        raise ValueError(f"doubled must name seeds of patches {seeds}; got {doubled}")
+    model = sparse_sigmoid(n_hidden, rho, beta, weight_decay)
+    chains = [
+        Chain((model, model) if s in doubled else (model,), f"seed {s}", max_iter, s, warm_start=True) for s in seeds
+    ]
+    trained = train(chains, {f"seed {s}": patches[s] for s in seeds})
+    networks = {s: (model, results[0]) for s, results in zip(seeds, trained, strict=True)}
+    return networks, {s: results[1] for s, results in zip(seeds, trained, strict=True) if s in doubled}
 
 
 def sweep_rho(X, rho_values, n_hidden: int, beta: float, weight_decay: float, *, max_iter: int, seed: int):
