@@ -183,7 +183,7 @@ def test_measures_of_the_trained_members(trained):
     assert np.count_nonzero(A, axis=1).max() <= 2
     assert top["l0"] == pytest.approx(np.count_nonzero(A) / 50)
     # L1 at rho = 0 is the mean L1 norm of a non-negative code, within eps per unit.
-    assert abs(l1["sparsity_term"] - l1["rho_hat"].sum()) <= 6 * L1_SMOOTHING
+    assert abs(l1["penalty_sum"] - l1["rho_hat"].sum()) <= 6 * L1_SMOOTHING
     # The training pass also counts the dead latents no image reaches, as dead_latent_reach does.
     for member, row in zip(members[2:], rows[4::2], strict=True):
         reach = then_and_now.dead_latent_reach(member, fits[member.label, 0].params, X)

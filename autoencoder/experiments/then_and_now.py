@@ -322,7 +322,7 @@ def evaluate(member: Member, params, X_test, X_train=None) -> dict:
         ``τ``; and from ``X_train``: ``train_fvu``, ``frequency`` (ndarray of
         shape (p,)), ``dead`` and ``dense`` (counts of units firing on no
         training digit, and on more than :data:`DENSE_FRACTION` of them),
-        ``rho_hat`` (ndarray of shape (p,)), ``sparsity_term`` (the
+        ``rho_hat`` (ndarray of shape (p,)), ``penalty_sum`` (the
         penalty ``Σ_j φ(ρ̂_j)`` without ``β``), and for ReLU latents
         ``unreachable`` (:func:`dead_latent_reach`).
     """
@@ -342,7 +342,7 @@ def evaluate(member: Member, params, X_test, X_train=None) -> dict:
         "dead": math.nan,
         "dense": math.nan,
         "rho_hat": None,
-        "sparsity_term": math.nan,
+        "penalty_sum": math.nan,
         "unreachable": math.nan,
     }
     if X_train is not None:
@@ -357,7 +357,7 @@ def evaluate(member: Member, params, X_test, X_train=None) -> dict:
             dense=int(np.count_nonzero(frequency > DENSE_FRACTION)),
             rho_hat=A.mean(axis=0, dtype=np.float64),
         )
-        row["sparsity_term"] = float(np.sum(model.penalty.value(row["rho_hat"], model.rho)))
+        row["penalty_sum"] = float(np.sum(model.penalty.value(row["rho_hat"], model.rho)))
         if model.activation == "relu":
             row["unreachable"] = _unreachable(Z, frequency == 0)
     return row
