@@ -226,3 +226,18 @@ def test_random_subspace_is_orthonormal_seeded_and_as_far_from_a_fixed_one_as_th
     assert np.degrees(angles.min()) > 25
     with pytest.raises(ValueError, match=r"k must be an integer in \[1, 784\]"):
         measures.random_subspace(n, 785)
+
+
+def test_the_threshold_is_read_from_the_transfer_function_itself():
+    from autoencoder import ACTIVATIONS, Autoencoder
+
+    defined = {name: a.active_above for name, a in ACTIVATIONS.items() if a.active_above is not None}
+    assert defined == {"sigmoid": 0.5, "relu": 0.0}
+    for name, threshold in defined.items():
+        assert activity_threshold(ACTIVATIONS[name]) == activity_threshold(name) == threshold
+    topk = Autoencoder(5, activation="relu", output_activation="linear", sparsity="none", top_k=2)
+    assert activity_threshold(topk.f) == 0.0
+    with pytest.raises(ValueError, match="'tanh' is not a transfer function"):
+        activity_threshold("tanh")
+    with pytest.raises(ValueError, match="'taylor3' has no activity threshold"):
+        activity_threshold(ACTIVATIONS["taylor3"])

@@ -80,6 +80,13 @@ class Activation:
     elementwise : bool
         False when a unit's value depends on the other units of its example
         (TopK), so that it cannot be computed in place unit by unit.
+    active_above : float or None
+        The threshold ``τ`` above which a unit's value counts as active (the
+        measures of sparsity: L0, dead and dense units): 0 for the ReLU and
+        TopK, whose inactive units are exactly 0, and ½ for the sigmoid,
+        which is above ½ exactly when ``z > 0``, the ReLU's own criterion.
+        None for transfer functions that can be negative (the affine ones and
+        the Taylor polynomials), for which activity is not defined.
     """
 
     name: str
@@ -91,6 +98,7 @@ class Activation:
     logistic: bool = False
     rectified: bool = False
     elementwise: bool = True
+    active_above: float | None = None
 
     @property
     def identity(self) -> bool:
@@ -197,14 +205,16 @@ def _constant(value, a, out):
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative, True, needs_input=False, logistic=True),
+    "sigmoid": Activation(
+        "sigmoid", _sigmoid, _sigmoid_derivative, True, needs_input=False, logistic=True, active_above=0.5
+    ),
     "linear": Activation("linear", _linear, _linear_derivative, False, needs_input=False, affine=(0.0, 1.0)),
     "taylor1": Activation(
         "taylor1", _taylor1, _taylor1_derivative, False, needs_input=False, affine=(SIGMOID_AT_0, SIGMOID_SLOPE_AT_0)
     ),
     "taylor3": Activation("taylor3", _taylor3, _taylor3_derivative, False),
     "taylor5": Activation("taylor5", _taylor5, _taylor5_derivative, False),
-    "relu": Activation("relu", _relu, _relu_derivative, False, needs_input=False, rectified=True),
+    "relu": Activation("relu", _relu, _relu_derivative, False, needs_input=False, rectified=True, active_above=0.0),
 }
 """Every transfer function the module supports, by name."""
 
@@ -303,4 +313,13 @@ def top_k(k: int) -> Activation:
         The same object for the same ``k``.
     """
     forward = partial(_top_k_relu, k=k)
-    return Activation("top_k", forward, _relu_derivative, False, needs_input=False, rectified=True, elementwise=False)
+    return Activation(
+        "top_k",
+        forward,
+        _relu_derivative,
+        False,
+        needs_input=False,
+        rectified=True,
+        elementwise=False,
+        active_above=0.0,
+    )

@@ -69,6 +69,7 @@ import math
 import numpy as np
 
 from ..core._validation import check_int, check_real
+from ..core.activations import ACTIVATIONS, Activation, top_k
 from ..core.model import Autoencoder
 from ..core.params import Params
 from ..core.pca import PCAResult, principal_angles
@@ -94,7 +95,7 @@ __all__ = [
     "network_metrics",
 ]
 
-SIGMOID_THRESHOLD = 0.5
+SIGMOID_THRESHOLD = ACTIVATIONS["sigmoid"].active_above
 """``τ`` for sigmoid units: ``σ(z) > ½`` exactly when the pre-activation ``z > 0``."""
 
 DENSE_FRACTION = 0.1
@@ -114,12 +115,16 @@ def _threshold(threshold) -> float:
     return check_real("threshold", threshold, low=0)
 
 
-def activity_threshold(activation: str) -> float:
+def activity_threshold(activation: Activation | str) -> float:
     """The threshold ``τ`` above which a unit of the given transfer function is active.
+
+    Read from the transfer function itself
+    (:attr:`autoencoder.core.activations.Activation.active_above`).
 
     Parameters
     ----------
-    activation : str
+    activation : Activation or str
+        A transfer function (a model's ``f``), or the name of one:
         ``"relu"`` or ``"top_k"`` (``τ = 0``), or ``"sigmoid"``
         (``τ`` = :data:`SIGMOID_THRESHOLD`).
 
@@ -133,14 +138,18 @@ def activity_threshold(activation: str) -> float:
         For a transfer function whose values can be negative (``"linear"``,
         the Taylor polynomials): activity is not defined for them here.
     """
-    thresholds = {"relu": 0.0, "top_k": 0.0, "sigmoid": SIGMOID_THRESHOLD}
-    try:
-        return thresholds[activation]
-    except (KeyError, TypeError):
+    if isinstance(activation, str):
+        named = {**ACTIVATIONS, "top_k": top_k(1)}
+        if activation not in named:
+            raise ValueError(f"activation={activation!r} is not a transfer function; use one of {sorted(named)}")
+        activation = named[activation]
+    if activation.active_above is None:
+        active = sorted(name for name, a in {**ACTIVATIONS, "top_k": top_k(1)}.items() if a.active_above is not None)
         raise ValueError(
-            f"activation={activation!r} has no activity threshold: the measures are defined for "
-            f"units that are never negative, one of {sorted(thresholds)}"
-        ) from None
+            f"activation={activation.name!r} has no activity threshold: the measures are defined for "
+            f"units that are never negative, one of {active}"
+        )
+    return activation.active_above
 
 
 def fraction_of_variance_unexplained(X, H) -> float:
@@ -279,7 +288,7 @@ def sae_measures(model, params, X, *, threshold: float | None = None, fraction: 
         and ``fraction`` used.
     """
     if threshold is None:
-        threshold = activity_threshold(model.f.name)
+        threshold = activity_threshold(model.f)
     threshold = _threshold(threshold)
     fraction = check_real("fraction", fraction, low=0, high=1, high_open=True)
     A = model.encode(params, X)

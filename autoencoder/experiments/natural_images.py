@@ -325,7 +325,7 @@ def sweep_rho(X, rho_values, n_hidden: int, beta: float, weight_decay: float, *,
                 "W": W,
                 "fit": fit,
                 "rho_hat": model.mean_activation(fit.params, X),
-                "l0": l0(model.encode(fit.params, X), activity_threshold(model.activation)),
+                "l0": l0(model.encode(fit.params, X), activity_threshold(model.f)),
                 **feature_measures(W),
             }
         )

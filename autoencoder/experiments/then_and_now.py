@@ -118,7 +118,7 @@ class Member:
     @property
     def threshold(self) -> float:
         """``τ``: the activation above which a unit counts as active (½ for sigmoid units, 0 otherwise)."""
-        return activity_threshold(self.model.f.name)
+        return activity_threshold(self.model.f)
 
 
 def _values(name: str, values, *, integer: bool = False, **bounds) -> list:
