@@ -241,3 +241,47 @@ def test_the_threshold_is_read_from_the_transfer_function_itself():
         activity_threshold("tanh")
     with pytest.raises(ValueError, match="'taylor3' has no activity threshold"):
         activity_threshold(ACTIVATIONS["taylor3"])
+
+
+def test_every_summary_is_built_from_one_forward_pass_with_the_libraries_bits(monkeypatch):
+    from autoencoder import Autoencoder
+    from autoencoder.core.pca import pca
+    from autoencoder.experiments import grid, measures
+
+    rng = np.random.default_rng(4)
+    X = rng.uniform(0.05, 0.95, size=(30, 9))
+    model = Autoencoder(4, weight_decay=1e-3)
+    params = model.init_params(9, seed=2)
+    run = measures.evaluate(model, params, X)
+    np.testing.assert_array_equal(run.A, model.encode(params, X))
+    np.testing.assert_array_equal(run.H, model.reconstruct(params, X))
+    assert run.terms == model.loss_terms(params, X)
+    np.testing.assert_array_equal(run.rho_hat, model.mean_activation(params, X))
+    passes = []
+    real = measures.hidden
+
+    def counting_hidden(*args):
+        passes.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(measures, "hidden", counting_hidden)
+    for summary in (
+        lambda: measures.summarize(model, params, X),
+        lambda: measures.network_metrics(model, params, X, pca(X, 4)),
+        lambda: measures.sae_measures(model, params, X),
+        lambda: grid.point_summary(model, params, X),
+    ):
+        passes.clear()
+        summary()
+        assert len(passes) == 1
+
+
+def test_sparsity_term_means_beta_times_the_penalty_sum():
+    from autoencoder import Autoencoder
+    from autoencoder.experiments import measures
+
+    X = np.random.default_rng(5).uniform(0.05, 0.95, size=(30, 9))
+    model = Autoencoder(4, beta=2.5, weight_decay=1e-3)
+    params = model.init_params(9, seed=1)
+    metrics = measures.network_metrics(model, params, X)
+    assert metrics["sparsity_term"] == pytest.approx(model.loss_terms(params, X)["sparsity"], rel=1e-12)

@@ -104,9 +104,23 @@ class Objective:
             (``λ ½ (‖W1‖² + ‖W2‖²)``), ``sparsity`` (``β Σ φ(ρ̂)``) and
             ``total``, as Python floats.
         """
-        m = X.shape[0]
         _, a2 = hidden(self.f, params, X)
         _, h = output(self.g, params, a2)
+        return self.terms_of(params, X, a2, h)
+
+    def terms_of(self, params: Params, X: np.ndarray, a2: np.ndarray, h: np.ndarray) -> dict[str, float]:
+        """:meth:`terms` from a forward pass already made: ``a2 = f(X W1ᵀ + b1)``, ``h = g(a2 W2ᵀ + b2)``.
+
+        Parameters
+        ----------
+        params : Params
+        X : ndarray of shape (m, n)
+        a2 : ndarray of shape (m, p)
+            Hidden activations of ``X``.
+        h : ndarray of shape (m, n)
+            Reconstructions of ``X``.
+        """
+        m = X.shape[0]
         recon = 0.5 * float(np.sum((h - X) ** 2)) / m
         decay = 0.5 * self.weight_decay * float(np.sum(params.W1**2) + np.sum(params.W2**2))
         sparse = self.beta * float(np.sum(self.penalty.value(a2.mean(axis=0), self.rho))) if self.beta else 0.0

@@ -5,8 +5,10 @@ the sparsity of the code (:func:`near_silent_fraction`, :func:`l0`,
 :func:`activation_frequency`, dead and dense units, :func:`mean_l1_norm`),
 the features (:func:`effective_area`, :func:`localized_fraction`), and the
 summaries that gather them for one network (:func:`summarize`,
-:func:`network_metrics`, :func:`sae_measures`).  NumPy only; the figures that
-show them are in :mod:`autoencoder.book`.
+:func:`network_metrics`, :func:`sae_measures`).  Every summary is built from
+one :class:`Evaluation`, a single forward pass of the network over the data
+(:func:`evaluate`), and each key means the same in all of them.  NumPy
+only; the figures that show them are in :mod:`autoencoder.book`.
 
 The measures of a sparse code follow the sparse-autoencoder literature, with this study's conventions.
 
@@ -65,17 +67,21 @@ How these relate to the two libraries most results are reported with:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from ..core._validation import check_int, check_real
 from ..core.activations import ACTIVATIONS, Activation, top_k
 from ..core.model import Autoencoder
+from ..core.objective import hidden, output
 from ..core.params import Params
 from ..core.pca import PCAResult, principal_angles
 
 __all__ = [
     "DENSE_FRACTION",
+    "Evaluation",
     "SIGMOID_THRESHOLD",
     "activation_frequency",
     "activity_threshold",
@@ -89,8 +95,10 @@ __all__ = [
     "reconstruction_mse",
     "near_silent_fraction",
     "summarize",
+    "summary_of",
     "LOCALIZED_AREA",
     "effective_area",
+    "evaluate",
     "localized_fraction",
     "network_metrics",
 ]
@@ -267,6 +275,59 @@ def mean_l1_norm(A) -> float:
     return float(np.sum(np.abs(A))) / A.shape[0]
 
 
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """One forward pass of a trained network over data: what every summary of this module is built from.
+
+    Attributes
+    ----------
+    model : Autoencoder
+    params : Params
+    X : ndarray of shape (m, n)
+        The data, checked.
+    Z : ndarray of shape (m, p)
+        Hidden pre-activations ``X W1ᵀ + b1``.
+    A : ndarray of shape (m, p)
+        Hidden activations ``f(Z)``, the code (:meth:`Autoencoder.encode`).
+    H : ndarray of shape (m, n)
+        Reconstructions ``g(A W2ᵀ + b2)`` (:meth:`Autoencoder.reconstruct`).
+    """
+
+    model: Autoencoder
+    params: Params
+    X: np.ndarray
+    Z: np.ndarray
+    A: np.ndarray
+    H: np.ndarray
+
+    @cached_property
+    def rho_hat(self) -> np.ndarray:
+        """``ρ̂``: each unit's mean activation, shape (p,)."""
+        return self.A.mean(axis=0)
+
+    @cached_property
+    def terms(self) -> dict[str, float]:
+        """The terms of ``J`` on the data, as :meth:`Autoencoder.loss_terms` gives them."""
+        return self.model.objective.terms_of(self.params, self.X, self.A, self.H)
+
+
+def evaluate(model: Autoencoder, params: Params, X) -> Evaluation:
+    """The one forward pass of ``model`` at ``params`` over ``X`` (data and parameters checked here).
+
+    The code and the reconstructions are those of :meth:`Autoencoder.encode`
+    and :meth:`Autoencoder.reconstruct`, bit for bit.
+
+    Raises
+    ------
+    ValueError
+        As :meth:`Autoencoder.loss_terms` for bad data or parameters.
+    """
+    X = model._check_X(X)
+    params = model._check_params(params, X)
+    Z, A = hidden(model.f, params, X)
+    return Evaluation(model, params, X, Z, A, output(model.g, params, A)[1])
+
+
 def sae_measures(model, params, X, *, threshold: float | None = None, fraction: float = DENSE_FRACTION) -> dict:
     """Every measure of this module for a trained model on ``X``.
 
@@ -291,11 +352,11 @@ def sae_measures(model, params, X, *, threshold: float | None = None, fraction: 
         threshold = activity_threshold(model.f)
     threshold = _threshold(threshold)
     fraction = check_real("fraction", fraction, low=0, high=1, high_open=True)
-    A = model.encode(params, X)
-    H = model.reconstruct(params, X)
+    run = evaluate(model, params, X)
+    A = run.A
     frequency = activation_frequency(A, threshold)
     return {
-        "fvu": fraction_of_variance_unexplained(X, H),
+        "fvu": fraction_of_variance_unexplained(run.X, run.H),
         "l0": l0(A, threshold),
         "mean_l1_norm": mean_l1_norm(A),
         "dead": int(np.count_nonzero(frequency == 0)),
@@ -347,13 +408,16 @@ def summarize(model, params, X) -> dict[str, float]:
         near-silent units), ``reconstruction_mse`` (mean ``‖x − h‖²``) and
         ``objective`` (``J`` on ``X``).
     """
-    A = model.encode(params, X)
-    H = model.reconstruct(params, X)
+    return summary_of(evaluate(model, params, X))
+
+
+def summary_of(run: Evaluation) -> dict[str, float]:
+    """:func:`summarize` of a forward pass already made."""
     return {
-        "mean_activation": float(A.mean()),
-        "near_silent": near_silent_fraction(A),
-        "reconstruction_mse": reconstruction_mse(X, H),
-        "objective": model.loss_terms(params, X)["total"],
+        "mean_activation": float(run.A.mean()),
+        "near_silent": near_silent_fraction(run.A),
+        "reconstruction_mse": reconstruction_mse(run.X, run.H),
+        "objective": run.terms["total"],
     }
 
 
@@ -431,9 +495,8 @@ def network_metrics(model: Autoencoder, params: Params, X, reference: PCAResult 
         that the decoder spans, every direction counted alike whatever its
         variance, so not a fraction of the variance).
     """
-    A = model.encode(params, X)
-    H = model.reconstruct(params, X)
-    rho_hat = A.mean(axis=0)
+    run = evaluate(model, params, X)
+    A, H, rho_hat = run.A, run.H, run.rho_hat
     finite = bool(np.isfinite(H).all() and np.isfinite(A).all())
     with np.errstate(over="ignore", invalid="ignore"):
         sparsity = model.effective_beta * float(np.sum(model.penalty.value(rho_hat, model.rho)))
@@ -443,7 +506,7 @@ def network_metrics(model: Autoencoder, params: Params, X, reference: PCAResult 
             "rho_hat_max": float(rho_hat.max()),
             "rho_hat_deviation": float(np.max(np.abs(rho_hat - model.rho))),
             "near_silent": near_silent_fraction(A),
-            "reconstruction_mse": reconstruction_mse(X, H) if finite else math.inf,
+            "reconstruction_mse": reconstruction_mse(run.X, H) if finite else math.inf,
             "sparsity_term": sparsity,
             "finite": float(finite),
         }

@@ -53,6 +53,7 @@ from .measures import (
     l0,
     mean_l1_norm,
 )
+from .measures import evaluate as forward_pass
 
 __all__ = [
     "FAMILIES",
@@ -300,7 +301,7 @@ def train_members(
 
 
 def evaluate(member: Member, params, X_test, X_train=None) -> dict:
-    """The measures of one trained network: one forward pass over each data set.
+    """The measures of one trained network: one forward pass over each data set (:func:`measures.evaluate`).
 
     Parameters
     ----------
@@ -328,12 +329,11 @@ def evaluate(member: Member, params, X_test, X_train=None) -> dict:
     """
     model, tau = member.model, member.threshold
     X_test = validate_data(X_test)
-    params_test = params.astype(X_test.dtype)
-    A = model.encode(params_test, X_test)
-    H = output(model.g, params_test, A)[1]
+    test = forward_pass(model, params.astype(X_test.dtype), X_test)
+    A = test.A
     row = {
-        "fvu": fraction_of_variance_unexplained(X_test, H),
-        "hard_fvu": _fvu_of_active(model, params_test, X_test, A, tau),
+        "fvu": fraction_of_variance_unexplained(test.X, test.H),
+        "hard_fvu": _fvu_of_active(model, test.params, test.X, A, tau),
         "l0": l0(A, tau),
         "mean_l1_norm": mean_l1_norm(A),
         "threshold": tau,
@@ -347,19 +347,18 @@ def evaluate(member: Member, params, X_test, X_train=None) -> dict:
     }
     if X_train is not None:
         X_train = validate_data(X_train)
-        params_train = params.astype(X_train.dtype)
-        Z, A = hidden(model.f, params_train, X_train)
-        frequency = activation_frequency(A, tau)
+        train = forward_pass(model, params.astype(X_train.dtype), X_train)
+        frequency = activation_frequency(train.A, tau)
         row.update(
-            train_fvu=fraction_of_variance_unexplained(X_train, output(model.g, params_train, A)[1]),
+            train_fvu=fraction_of_variance_unexplained(train.X, train.H),
             frequency=frequency,
             dead=int(np.count_nonzero(frequency == 0)),
             dense=int(np.count_nonzero(frequency > DENSE_FRACTION)),
-            rho_hat=A.mean(axis=0, dtype=np.float64),
+            rho_hat=train.A.mean(axis=0, dtype=np.float64),  # in float64 whatever the data's dtype
         )
         row["penalty_sum"] = float(np.sum(model.penalty.value(row["rho_hat"], model.rho)))
         if model.activation == "relu":
-            row["unreachable"] = _unreachable(Z, frequency == 0)
+            row["unreachable"] = _unreachable(train.Z, frequency == 0)
     return row
 
 
