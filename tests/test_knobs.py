@@ -1,5 +1,6 @@
 """The chapters' knob check: each kind converted, each refusal naming the knob and its range."""
 
+import numpy as np
 import pytest
 
 from autoencoder.core._validation import check_axis
@@ -192,3 +193,26 @@ def test_every_list_of_values_is_refused_by_the_one_checker(values):
     for name, check in checks.items():
         with pytest.raises(ValueError, match=rf"^{name} .*{expected}"):
             check()
+
+
+def test_the_network_knobs_take_their_ranges_from_the_librarys_rule():
+    from autoencoder.core.model import parameter_bounds
+    from autoencoder.experiments.knobs import KNOBS
+
+    for name in ("n_hidden", "rho", "beta", "weight_decay", "seed"):
+        knob, rule = KNOBS[name], parameter_bounds(name)
+        assert {key: getattr(knob, key) for key in rule} == rule, name
+    assert parameter_bounds("rho") == {"low": 0.0, "high": 1.0, "low_open": True, "high_open": True}
+    assert parameter_bounds("rho", "l1")["low_open"] is False  # L1 and L2 accept rho = 0, the KL penalty does not
+    with pytest.raises(ValueError, match="name must be one of"):
+        parameter_bounds("lambda")
+
+
+def test_a_grid_refuses_a_rho_the_library_refuses_and_says_which_are_allowed():
+    from autoencoder.experiments import grid
+
+    X = np.random.default_rng(0).uniform(size=(10, 4))
+    with pytest.raises(ValueError, match=r"rhos\[0\] must be a real number in \(0, 1\)"):
+        grid.train_grid(X, [0.0, 0.1], [0.0], n_hidden=2, weight_decay=0.0, max_iter=1, seed=0, n_jobs=1)
+    with pytest.raises(ValueError, match=r"betas\[0\] must be a real number in \[0, inf\]"):
+        grid.train_grid(X, [0.1], [-1.0], n_hidden=2, weight_decay=0.0, max_iter=1, seed=0, n_jobs=1)

@@ -81,6 +81,13 @@ def integer_range(low: int, high: int | None = None) -> str:
     return f">= {low}" if high is None else f"in [{low}, {high}]"
 
 
+def in_interval(value: float, *, low=None, high=None, low_open=False, high_open=False) -> bool:
+    """Whether ``value`` lies in the interval of :func:`check_real` with these bounds."""
+    above = low is None or (value > low if low_open else value >= low)
+    below = high is None or (value < high if high_open else value <= high)
+    return bool(above and below)
+
+
 def real_interval(low=None, high=None, low_open=False, high_open=False) -> str:
     """The interval of :func:`check_real`: ``"(0, 1)"``, ``"[0, inf]"``."""
     left = "(" if low_open else "["

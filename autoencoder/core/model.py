@@ -28,7 +28,7 @@ from .objective import Objective, hidden, output
 from .params import Params
 from .sparsity import L1_SMOOTHING, PENALTIES, SparsityPenalty, get_penalty, l1_penalty
 
-__all__ = ["GRAD_TOL", "Autoencoder", "FitResult", "TERMS", "validate_data"]
+__all__ = ["GRAD_TOL", "Autoencoder", "FitResult", "TERMS", "parameter_bounds", "validate_data"]
 
 TERMS = ("reconstruction", "weight_decay", "sparsity", "total")
 
@@ -200,6 +200,46 @@ class FitResult:
         return "".join(parts)
 
 
+_BOUNDS = {
+    "n_hidden": {"low": 1},
+    "beta": {"low": 0.0},
+    "weight_decay": {"low": 0.0},
+    "seed": {"low": 0},
+    "max_iter": {"low": 0},
+}
+
+
+def parameter_bounds(name: str, sparsity: str = "kl") -> dict:
+    """The values :class:`Autoencoder` and :meth:`Autoencoder.fit` accept for ``name``: the one rule.
+
+    Parameters
+    ----------
+    name : str
+        ``"n_hidden"``, ``"rho"``, ``"beta"``, ``"weight_decay"``, ``"seed"``
+        or ``"max_iter"``.
+    sparsity : str, default "kl"
+        The penalty whose targets ``"rho"`` gives (``[0, 1)`` for the
+        penalties that accept ``ρ = 0``, ``(0, 1)`` for the KL one).
+
+    Returns
+    -------
+    dict
+        Keyword arguments of :func:`~autoencoder.core._validation.check_real`
+        (``low``, ``high``, ``low_open``, ``high_open``) or, for integers, of
+        :func:`~autoencoder.core._validation.check_int` (``low``, ``high``).
+
+    Raises
+    ------
+    ValueError
+        For another name.
+    """
+    if name == "rho":
+        return get_penalty(sparsity).target_bounds
+    if name not in _BOUNDS:
+        raise ValueError(f"name must be one of {sorted([*_BOUNDS, 'rho'])}; got {name!r}")
+    return dict(_BOUNDS[name])
+
+
 @dataclass(frozen=True)
 class Autoencoder:
     """A validated, immutable autoencoder configuration.
@@ -263,7 +303,7 @@ class Autoencoder:
     l1_smoothing: float = L1_SMOOTHING
 
     def __post_init__(self):
-        object.__setattr__(self, "n_hidden", check_int("n_hidden", self.n_hidden, 1))
+        object.__setattr__(self, "n_hidden", check_int("n_hidden", self.n_hidden, **parameter_bounds("n_hidden")))
         f = get_activation(self.activation, "activation")
         if self.output_activation is None:
             object.__setattr__(self, "output_activation", self.activation)
@@ -271,12 +311,12 @@ class Autoencoder:
         penalty = get_penalty(self.sparsity)
         if self.sparsity != "none":
             try:
-                check_real("rho", self.rho, low=0, high=1, low_open=not penalty.zero_target, high_open=True)
+                check_real("rho", self.rho, **penalty.target_bounds)
             except ValueError as error:
                 zero = [k for k, p in PENALTIES.items() if p.zero_target]
                 raise ValueError(f"{error} (sparsity={self.sparsity!r}; rho=0 is accepted by {zero})") from None
-        check_real("beta", self.beta, low=0)
-        check_real("weight_decay", self.weight_decay, low=0)
+        check_real("beta", self.beta, **parameter_bounds("beta"))
+        check_real("weight_decay", self.weight_decay, **parameter_bounds("weight_decay"))
         if penalty.needs_unit_range and not f.unit_range:
             unit = [k for k, a in ACTIVATIONS.items() if a.unit_range]
             others = [k for k, p in PENALTIES.items() if not p.needs_unit_range]
@@ -542,7 +582,7 @@ class Autoencoder:
     def _fit(self, X: np.ndarray, *, max_iter, seed, params, callback, tol) -> FitResult:
         """:meth:`fit` of data checked by the caller (``_check_X``): the engine checks each data set once."""
         start = time.perf_counter()
-        max_iter = check_int("max_iter", max_iter, 0)
+        max_iter = check_int("max_iter", max_iter, **parameter_bounds("max_iter"))
         check_real("tol", tol, low=0)
         params = self._starting_point(X, params, seed)
         with _fast.single_threaded_blas():

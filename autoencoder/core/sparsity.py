@@ -58,6 +58,14 @@ class SparsityPenalty:
     needs_unit_range: bool
     zero_target: bool = False
 
+    @property
+    def target_bounds(self) -> dict:
+        """The targets ``ρ`` this penalty accepts, as bounds for :func:`~autoencoder.core._validation.check_real`.
+
+        ``[0, 1)`` when :attr:`zero_target`, else ``(0, 1)``.
+        """
+        return {"low": 0.0, "high": 1.0, "low_open": not self.zero_target, "high_open": True}
+
 
 def _clip_unit(rho_hat):
     # Keep ρ̂ strictly inside (0, 1) where a saturated sigmoid rounds it to 0 or 1.

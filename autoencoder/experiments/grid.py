@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core._validation import check_axis, check_int
-from ..core.model import Autoencoder, FitResult, validate_data
+from ..core._validation import check_axis, check_int, in_interval, real_interval
+from ..core.model import Autoencoder, FitResult, parameter_bounds, validate_data
 from . import configurations
 from .engine import Chain, Engine, run_chains, tally
 from .measures import effective_area, localized_fraction, summarize
@@ -105,6 +105,10 @@ def axis_with(values: Sequence[float], value: float) -> list[float]:
     return sorted({float(v) for v in values} | {float(value)})
 
 
+def _within(bounds: dict) -> str:
+    return f"in {real_interval(**bounds)}"
+
+
 def train_grid(
     X,
     rhos: Sequence[float],
@@ -177,8 +181,9 @@ def train_grid(
     autoencoder.experiments.engine.SweepError
         When a point fails, naming it (the points trained are in the cache).
     """
-    rhos = check_axis("rhos", rhos, inside=lambda rho: 0 < rho < 1, allowed="in (0, 1)")
-    betas = check_axis("betas", betas, inside=lambda beta: beta >= 0, allowed=">= 0")
+    rho_rule, beta_rule = parameter_bounds("rho"), parameter_bounds("beta")  # the library's own rules
+    rhos = check_axis("rhos", rhos, inside=lambda v: in_interval(v, **rho_rule), allowed=_within(rho_rule))
+    betas = check_axis("betas", betas, inside=lambda v: in_interval(v, **beta_rule), allowed=_within(beta_rule))
     n_jobs = check_int("n_jobs", n_jobs, 1)
     max_iter = check_int("max_iter", max_iter, 0)
     seed = check_int("seed", seed, 0)

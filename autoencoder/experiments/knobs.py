@@ -10,7 +10,9 @@ and with its allowed range, and the rest of the chapter sees converted values::
     globals().update(check_knobs(n_train=n_train, max_iter=max_iter, relations=["n_hidden <= n_train"]))
 
 A knob means the same, and has the same range, in every chapter that has it
-(:data:`KNOBS`); what holds between knobs in one chapter only, such as
+(:data:`KNOBS`); a knob that is a parameter of the network takes its range
+from the library's own rule (:func:`autoencoder.core.model.parameter_bounds`).
+What holds between knobs in one chapter only, such as
 "no more hidden units than images" where a chapter computes PCA, is given by
 that chapter as ``relations``.
 """
@@ -23,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..core._validation import check_int, check_real, check_values, integer_range, real_interval
+from ..core.model import parameter_bounds
 
 __all__ = ["Knob", "KNOBS", "MNIST_TRAIN", "MNIST_TEST", "MNIST_PIXELS", "MNIST_LABELED", "check_knobs", "check_knob"]
 
@@ -64,18 +67,18 @@ class Knob:
 
 
 _COUNT = Knob("int", 1)
-_WEIGHT = Knob("real", 0)
-_TARGET = Knob("real", 0, 1, low_open=True, high_open=True)
+_WEIGHT = Knob("real", **parameter_bounds("beta"))
+_TARGET = Knob("real", **parameter_bounds("rho"))  # the KL penalty's targets: every chapter's rho is one
 
 KNOBS: dict[str, Knob] = {
     # shared by the chapters
     "n_train": Knob("int", 1, MNIST_TRAIN),
-    "n_hidden": _COUNT,
+    "n_hidden": Knob("int", **parameter_bounds("n_hidden")),
     "rho": _TARGET,
     "beta": _WEIGHT,
-    "weight_decay": _WEIGHT,
-    "max_iter": _COUNT,
-    "seed": Knob("int", 0),
+    "weight_decay": Knob("real", **parameter_bounds("weight_decay")),
+    "max_iter": _COUNT,  # at least one iteration: fit accepts 0, a chapter has nothing to show then
+    "seed": Knob("int", **parameter_bounds("seed")),
     # chapter-specific
     "n_test": Knob("int", 1, MNIST_TEST),
     "n_show": _COUNT,
@@ -97,7 +100,7 @@ KNOBS: dict[str, Knob] = {
     "sparse_linear_beta": _WEIGHT,
     "l1_widths": Knob("reals", 0, low_open=True),
     "l1_stage_iter": _COUNT,
-    "rho_values": Knob("reals", 0, 1, low_open=True, high_open=True),
+    "rho_values": Knob("reals", **parameter_bounds("rho")),
     "beta_values": Knob("reals", 0),
     "n_jobs": _COUNT,
     "n_labeled": Knob("int", 2, MNIST_LABELED),

@@ -42,7 +42,7 @@ import numpy as np
 
 from ..core._validation import check_int, check_real, check_values
 from ..core.adam import Adam
-from ..core.model import Autoencoder, FitResult, validate_data
+from ..core.model import Autoencoder, FitResult, parameter_bounds, validate_data
 from ..core.objective import hidden, output
 from .engine import Chain, Engine, run_chains
 from .measures import (
@@ -189,10 +189,10 @@ def configurations(
         out of range, or a list that is empty or repeats a value.
     """
     n_hidden = check_int("n_hidden", n_hidden, 1)
-    rhos = _values("rho_values", rho_values, low=0, high=1, low_open=True, high_open=True)
+    rhos = _values("rho_values", rho_values, **parameter_bounds("rho"))
     kl_beta = check_real("kl_beta", kl_beta, low=0)
     weight_decay = check_real("weight_decay", weight_decay, low=0)
-    betas = _values("l1_betas", l1_betas, low=0)
+    betas = _values("l1_betas", l1_betas, **parameter_bounds("beta"))
     ks = _values("k_values", k_values, integer=True, low=1, high=n_hidden)
     aux_k = check_int("aux_k", aux_k, 1, n_hidden)
     if not isinstance(adam, Adam):
@@ -289,7 +289,7 @@ def train_members(
     dict of (str, int) to FitResult
         By ``(member label, seed)``.
     """
-    seeds = _values("seeds", list(seeds), integer=True, low=0)
+    seeds = _values("seeds", list(seeds), integer=True, **parameter_bounds("seed"))
     chains = [
         Chain((m.model,), "train", m.optimizer.max_epochs, seed, optimizer=m.optimizer)
         for m in members
