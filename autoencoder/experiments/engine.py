@@ -180,8 +180,7 @@ def _train_chain(chain: Chain, X, one_core: bool = True) -> tuple[list[FitResult
             except Exception as err:  # reported to the client with the point's name
                 return results, (index, f"{type(err).__name__}: {err}"), numerics()
             results.append(result)
-            if chain.warm_start:
-                start = result.params
+            start = chain.start_after(result.params)
     return results, None, numerics()
 
 
@@ -355,8 +354,7 @@ class _Collector:
         for position, result in enumerate(results):
             keep(chain.run(position, begin), data, result, self.directory, trained_with)
             self.results[index].append(result)
-            if chain.warm_start:
-                begin = result.params
+            begin = chain.start_after(result.params)
         self.advance(len(results))
         if failure is not None and self.failure is None:
             position, message = failure
@@ -435,7 +433,7 @@ def train(
                 pending.append((index, chain.rest(position, start)))
                 break
             collector.results[index].append(found)
-            start = found.params if chain.warm_start else chain.start
+            start = chain.start_after(found.params)
     if any(collector.results):
         advance(sum(len(r) for r in collector.results))
     if pending:

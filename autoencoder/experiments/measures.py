@@ -146,13 +146,13 @@ def activity_threshold(activation: Activation | str) -> float:
         For a transfer function whose values can be negative (``"linear"``,
         the Taylor polynomials): activity is not defined for them here.
     """
+    named = {**ACTIVATIONS, "top_k": top_k(1)}
     if isinstance(activation, str):
-        named = {**ACTIVATIONS, "top_k": top_k(1)}
         if activation not in named:
             raise ValueError(f"activation={activation!r} is not a transfer function; use one of {sorted(named)}")
         activation = named[activation]
     if activation.active_above is None:
-        active = sorted(name for name, a in {**ACTIVATIONS, "top_k": top_k(1)}.items() if a.active_above is not None)
+        active = sorted(name for name, a in named.items() if a.active_above is not None)
         raise ValueError(
             f"activation={activation.name!r} has no activity threshold: the measures are defined for "
             f"units that are never negative, one of {active}"

@@ -174,15 +174,11 @@ def run_key(run: Run, data: Data) -> str:
     return _digest(_run_description(run, data.digest))
 
 
-def _as_run(model, max_iter, seed, tol, params, optimizer) -> Run:
-    return Run(model, max_iter, seed, tol, params, optimizer)
-
-
 def cache_key(
     model: Autoencoder, X, *, max_iter: int, seed: int, tol: float, params: Params | None = None, optimizer=None
 ) -> str:
     """The key of a training run: configuration, data, seed, options, warm start, optimizer and :func:`numerics`."""
-    return run_key(_as_run(model, max_iter, seed, tol, params, optimizer), checked_data(X, [model]))
+    return run_key(Run(model, max_iter, seed, tol, params, optimizer), checked_data(X, [model]))
 
 
 def save_result(path: Path, result: FitResult, description: dict | None = None) -> None:
@@ -307,7 +303,7 @@ def lookup(
     Parameters are those of :func:`autoencoder.experiments.cache.fit_cached`;
     ``X`` is checked and hashed here.  See :func:`find`.
     """
-    return find(_as_run(model, max_iter, seed, tol, params, optimizer), checked_data(X, [model]), directory)
+    return find(Run(model, max_iter, seed, tol, params, optimizer), checked_data(X, [model]), directory)
 
 
 def _read(path: Path, key: str, model: Autoencoder, X: np.ndarray) -> FitResult | None:
@@ -401,7 +397,7 @@ def store(
     :func:`autoencoder.experiments.cache.fit_cached`; ``X`` is checked and
     hashed here.  See :func:`keep`.
     """
-    run = _as_run(model, max_iter, seed, tol, params, optimizer)
+    run = Run(model, max_iter, seed, tol, params, optimizer)
     return keep(run, checked_data(X, [model]), result, directory, trained_with)
 
 

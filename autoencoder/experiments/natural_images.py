@@ -29,7 +29,8 @@ from .configurations import sparse_sigmoid
 from .engine import fit_cached, train
 from .gabor import GOOD_FIT, N_ORIENTATION_BINS, fit_gabors, gabor_r2, is_edge, orientation_bins
 from .measures import LOCALIZED_AREA, activity_threshold, effective_area, l0
-from .runs import Chain, Run
+from .replicates import train_replicates
+from .runs import Run
 
 __all__ = [
     "PATCH_MEAN",
@@ -257,7 +258,10 @@ def train_networks(
     max_iter: int,
     doubled: Sequence[int] = (),
 ) -> tuple[dict[int, tuple[Autoencoder, FitResult]], dict[int, FitResult]]:
-    """:func:`train_network` for every seed's patches at once, side by side on the engine, and a doubling check.
+    """:func:`train_network` for every seed's patches at once, side by side, and a doubling check.
+
+    The seeds' networks are :func:`autoencoder.experiments.replicates.train_replicates`
+    of one configuration, each seed on its own patches.
 
     Parameters
     ----------
@@ -287,12 +291,8 @@ def train_networks(
     if not set(doubled) <= set(seeds):
         raise ValueError(f"doubled must name seeds of patches {seeds}; got {doubled}")
     model = sparse_sigmoid(n_hidden, rho, beta, weight_decay)
-    chains = [
-        Chain((model, model) if s in doubled else (model,), f"seed {s}", max_iter, s, warm_start=True) for s in seeds
-    ]
-    trained = train(chains, {f"seed {s}": patches[s] for s in seeds})
-    networks = {s: (model, results[0]) for s, results in zip(seeds, trained, strict=True)}
-    return networks, {s: results[1] for s, results in zip(seeds, trained, strict=True) if s in doubled}
+    trained = train_replicates(model, patches, seeds, max_iter=max_iter, doubled=doubled)
+    return {s: (model, fit) for s, fit in trained.fits.items()}, trained.doubled
 
 
 def sweep_rho(X, rho_values, n_hidden: int, beta: float, weight_decay: float, *, max_iter: int, seed: int):

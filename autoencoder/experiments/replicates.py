@@ -11,7 +11,7 @@ by default, the longest chain first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,8 +57,10 @@ def train_replicates(
     Parameters
     ----------
     model : Autoencoder
-    X : ndarray of shape (m, n)
-        Training examples in rows.
+    X : ndarray of shape (m, n), or mapping of int to ndarray
+        Training examples in rows, the same for every seed; or, for seeds
+        that also draw their data, each seed's own (every seed of ``seeds``
+        a key).
     seeds : sequence of int
         Seeds of the initial weights, distinct, ``>= 0``.
     max_iter : int
@@ -94,13 +96,16 @@ def train_replicates(
     max_iter = check_int("max_iter", max_iter, 1)
     tol = check_real("tol", tol, low=0)
     n_jobs = check_int("n_jobs", n_jobs, 1)
+    per_seed = isinstance(X, Mapping)
+    if per_seed and not set(seeds) <= set(X):
+        raise ValueError(f"X must hold the data of every seed of {seeds}; got the seeds {sorted(X)}")
+    datasets = {f"seed {s}": X[s] for s in seeds} if per_seed else {"X": X}
     order = doubled + [s for s in seeds if s not in doubled]  # the longest chains first
-    chains = [
-        Chain((model, model) if s in doubled else (model,), "X", max_iter, s, tol, warm_start=True) for s in order
-    ]
+    name = (lambda s: f"seed {s}") if per_seed else (lambda s: "X")
+    chains = [Chain((model,) * (1 + (s in doubled)), name(s), max_iter, s, tol, warm_start=True) for s in order]
     total = sum(len(chain.models) for chain in chains)
     description = f"{len(seeds)} seeds" + (f", {len(doubled)} doubled" if doubled else "")
     with task_progress(description, total, unit="trainings") as advance, Engine(scheduler, n_workers=n_jobs) as engine:
-        trained = run_chains(chains, {"X": X}, engine=engine, directory=directory, advance=tally(advance))
+        trained = run_chains(chains, datasets, engine=engine, directory=directory, advance=tally(advance))
     results = dict(zip(order, trained, strict=True))
     return Replicates({s: results[s][0] for s in seeds}, {s: results[s][1] for s in doubled})

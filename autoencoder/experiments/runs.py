@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from ..core._validation import check_int, check_real
 from ..core.adam import Adam
-from ..core.model import Autoencoder
+from ..core.model import Autoencoder, parameter_bounds
 from ..core.params import Params
 from .training import check_optimizer
 
@@ -66,8 +66,8 @@ class Run:
     def __post_init__(self):
         if not isinstance(self.model, Autoencoder):
             raise ValueError(f"model must be an Autoencoder; got {self.model!r}")
-        object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter, 0))
-        object.__setattr__(self, "seed", check_int("seed", self.seed, 0))
+        object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter, **parameter_bounds("max_iter")))
+        object.__setattr__(self, "seed", check_int("seed", self.seed, **parameter_bounds("seed")))
         object.__setattr__(self, "tol", check_real("tol", self.tol, low=0))
         if self.start is not None and not isinstance(self.start, Params):
             raise ValueError(f"start must be None or Params; got {type(self.start).__name__}")
@@ -122,13 +122,14 @@ class Chain:
                 raise ValueError(
                     f"max_iter must be an int or one int per model ({len(self.models)}); got {self.max_iter!r}"
                 )
-            iterations = tuple(check_int(f"max_iter[{i}]", n, 0) for i, n in enumerate(self.max_iter))
+            bounds = parameter_bounds("max_iter")
+            iterations = tuple(check_int(f"max_iter[{i}]", n, **bounds) for i, n in enumerate(self.max_iter))
             object.__setattr__(self, "max_iter", iterations)
-        else:
-            object.__setattr__(self, "max_iter", check_int("max_iter", self.max_iter, 0))
-        object.__setattr__(self, "seed", check_int("seed", self.seed, 0))
-        for n_iter in self.iterations:
-            check_optimizer(self.optimizer, n_iter)
+        # Every stage is a Run, which checks the rest (iterations, seed, tol, start, optimizer).
+        stages = [self.run(index, self.start) for index in range(len(self.models))]
+        if not isinstance(self.max_iter, tuple):
+            object.__setattr__(self, "max_iter", stages[0].max_iter)
+        object.__setattr__(self, "seed", stages[0].seed)
 
     @property
     def iterations(self) -> tuple[int, ...]:
@@ -140,6 +141,10 @@ class Chain:
     def run(self, index: int, start: Params | None) -> Run:
         """Stage ``index`` as a :class:`Run` starting at ``start``."""
         return Run(self.models[index], self.iterations[index], self.seed, self.tol, start, self.optimizer)
+
+    def start_after(self, params: Params) -> Params | None:
+        """Where the stage after one that ended at ``params`` starts: there when warm-starting, else at ``start``."""
+        return params if self.warm_start else self.start
 
     def rest(self, index: int, start: Params | None) -> Chain:
         """The chain from ``models[index]`` on, starting at ``start``."""

@@ -65,7 +65,7 @@ from .engine import (
 )
 from .knobs import check_knob
 from .measures import summarize
-from .model_store import cache_key
+from .model_store import checked_data, run_key
 from .progress import task_progress
 
 __all__ = [
@@ -255,11 +255,13 @@ def run_sweep(
     with task_progress(f"sweep of {len(points)} points", len(points), unit="points") as advance, engine:
         count = tally(advance)
         results = run_chains(chains, datasets, engine=engine, directory=directory, advance=count)
+    # Each data set checked and hashed once more for the keys, not once per point.
+    checked = {name: checked_data(X, models) for name, X in datasets.items()}
     rows = []
     for point, model, chain, (result,) in zip(points, models, chains, results, strict=True):
-        X = datasets[chain.data]
-        row = {**point, "n_iter": result.n_iter, **summarize(model, result.params, X)}
-        row["cache_key"] = cache_key(model, X, max_iter=chain.max_iter, seed=chain.seed, tol=chain.tol)
+        data = checked[chain.data]
+        row = {**point, "n_iter": result.n_iter, **summarize(model, result.params, data.X)}
+        row["cache_key"] = run_key(chain.run(0, None), data)
         rows.append(row)
     return rows
 

@@ -53,7 +53,7 @@ from .measures import (
     l0,
     mean_l1_norm,
 )
-from .measures import evaluate as forward_pass
+from .measures import evaluate as forward_pass  # this module has an evaluate of its own
 
 __all__ = [
     "FAMILIES",
